@@ -1,0 +1,78 @@
+# Outrigger. `make help` lists the targets.
+
+# Kubernetes and etcd versions of the binaries the tests run against (built from Go modules by hack/).
+K8S_VERSION ?= v1.37.1
+ETCD_VERSION ?= v3.6.16
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+
+LOCALBIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUBEBUILDER_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
+export KUBEBUILDER_ASSETS
+export GOTOOLCHAIN := local
+
+.PHONY: all
+all: build
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC from the API types and markers.
+	$(CONTROLLER_GEN) rbac:roleName=outrigger-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: verify-generated
+verify-generated: ## Fail when the committed generated files differ from what the generators make now.
+	@hack/verify-generated.sh
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: envtest-binaries
+envtest-binaries: $(KUBEBUILDER_ASSETS)/kube-apiserver ## Build kube-apiserver, kubectl and etcd from Go modules into bin/.
+
+$(KUBEBUILDER_ASSETS)/kube-apiserver:
+	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-binaries.sh
+
+.PHONY: test
+test: verify-generated vet envtest-binaries ## Unit and integration tests (real kube-apiserver and etcd).
+	go test ./... -count=1
+
+.PHONY: fuzz
+fuzz: ## Run the engine's fuzz target for FUZZTIME (default 30s).
+	go test ./internal/inject -run '^$$' -fuzz FuzzInject -fuzztime $(or $(FUZZTIME),30s)
+
+.PHONY: demo
+demo: build envtest-binaries ## Start a local control plane, run Outrigger, inject the sample Deployment.
+	go run ./hack/demo $(DEMO_ARGS)
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager into bin/.
+	go build -o $(LOCALBIN)/manager ./cmd/manager
+
+.PHONY: run
+run: ## Run the manager against the cluster of the current kubeconfig.
+	go run ./cmd/manager
+
+IMG ?= outrigger:local
+.PHONY: image
+image: ## Build the container image's binary layout (see Dockerfile).
+	@echo "docker build -t $(IMG) ." ; echo "(no Docker engine here: the e2e suite builds the image by hand)"
+
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)

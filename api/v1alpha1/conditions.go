@@ -1,0 +1,57 @@
+package v1alpha1
+
+// Condition types on SidecarProfile and ClusterSidecarProfile status. They follow kstatus, so `kubectl wait`,
+// Flux health checks and Argo CD's health script read them without knowing Outrigger.
+const (
+	// ConditionReady is True when every workload the profile selects carries its current sidecars, or was left
+	// alone on purpose (updatePolicy OnCreate). It is False, with the reason, otherwise.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while Outrigger is still injecting, updating or removing sidecars.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when Outrigger cannot make progress without a person: a conflict with a workload's
+	// own containers or volumes, or a spec the apiserver accepted but Outrigger cannot use.
+	ConditionStalled = "Stalled"
+)
+
+// Reasons used by the conditions above and by status.needsAttention entries.
+const (
+	// ReasonSucceeded (Ready=True): every selected workload is as the profile says.
+	ReasonSucceeded = "Succeeded"
+	// ReasonProgressing (Reconciling=True, Ready=False): workloads are being injected or updated.
+	ReasonProgressing = "Progressing"
+	// ReasonRemoving (Reconciling=True, Ready=False): the profile is being deleted and its sidecars are being
+	// removed from the workloads that carry them.
+	ReasonRemoving = "Removing"
+	// ReasonConflict (Stalled=True, Ready=False; and per workload): a sidecar, volume or mount path of the
+	// profile has the name of one the workload already has. The workload's own is never overwritten: rename the
+	// profile's.
+	ReasonConflict = "Conflict"
+	// ReasonInvalidSpec (Stalled=True, Ready=False): the spec passed the apiserver's validation but cannot be
+	// used, such as a selector whose label values are malformed.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonOutdated (per workload): the workload carries an older revision of the profile and updatePolicy is
+	// OnCreate, so Outrigger leaves it; recreate it, or switch the profile to Rollout.
+	ReasonOutdated = "Outdated"
+	// ReasonNotInjected (per workload): the workload existed before the profile and updatePolicy is OnCreate, so
+	// it gets the sidecars only when recreated.
+	ReasonNotInjected = "NotInjected"
+	// ReasonWriteFailed (per workload): the apiserver refused Outrigger's patch; the message gives its answer.
+	ReasonWriteFailed = "WriteFailed"
+)
+
+// Labels and annotations Outrigger reads or writes on workloads.
+const (
+	// InjectLabel, set to InjectDisabled on a workload, opts it out: Outrigger removes what it added and
+	// injects nothing. It is a label so that the admission webhook's objectSelector skips the workload.
+	InjectLabel = "sidecars.outrigger.dev/inject"
+	// InjectDisabled is the InjectLabel value that opts a workload out.
+	InjectDisabled = "disabled"
+	// InjectedLabel marks pod templates (and so pods) that carry Outrigger's sidecars, so the manager can
+	// cache only those pods.
+	InjectedLabel = "sidecars.outrigger.dev/injected"
+	// InjectionAnnotation records on the pod template what Outrigger injected: per profile, its revision hash
+	// and the names of the containers, volumes and mounts it added. Removal and upgrades read it, never guess.
+	InjectionAnnotation = "sidecars.outrigger.dev/injection"
+	// Finalizer keeps a profile until its sidecars are removed from every workload that carries them.
+	Finalizer = "sidecars.outrigger.dev/cleanup"
+)

@@ -1,0 +1,294 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// WorkloadKind names a kind of workload a profile can inject into.
+// +kubebuilder:validation:Enum=Deployment;Job;CronJob
+type WorkloadKind string
+
+// The workload kinds Outrigger injects into.
+const (
+	KindDeployment WorkloadKind = "Deployment"
+	KindJob        WorkloadKind = "Job"
+	KindCronJob    WorkloadKind = "CronJob"
+)
+
+// Placement says where a profile's sidecars go relative to the workload's own init containers.
+// +kubebuilder:validation:Enum=BeforeInitContainers;AfterInitContainers
+type Placement string
+
+const (
+	// PlacementBeforeInitContainers starts the sidecars before the workload's own init containers, so those can
+	// already use them (a proxy, a log shipper that should see the init containers' output).
+	PlacementBeforeInitContainers Placement = "BeforeInitContainers"
+	// PlacementAfterInitContainers starts the sidecars once the workload's own init containers have completed.
+	PlacementAfterInitContainers Placement = "AfterInitContainers"
+)
+
+// UpdatePolicy says what happens to workloads that already exist when a profile is created or changed.
+// +kubebuilder:validation:Enum=Rollout;OnCreate
+type UpdatePolicy string
+
+const (
+	// UpdatePolicyRollout brings existing Deployments and CronJobs to the profile's current sidecars, which rolls
+	// Deployments out.
+	UpdatePolicyRollout UpdatePolicy = "Rollout"
+	// UpdatePolicyOnCreate injects only workloads created after the profile; existing ones keep what they have and
+	// are reported as outdated.
+	UpdatePolicyOnCreate UpdatePolicy = "OnCreate"
+)
+
+// MaxSidecars bounds spec.sidecars; MaxVolumes bounds spec.volumes; MaxAppContainerMounts bounds
+// spec.appContainerMounts. The bounds keep the CRD's CEL rules cheap and the annotation Outrigger writes small.
+const (
+	MaxSidecars           = 10
+	MaxVolumes            = 10
+	MaxAppContainerMounts = 10
+)
+
+// SidecarProfileSpec declares sidecars and the workloads that get them. It is shared by SidecarProfile and
+// ClusterSidecarProfile.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.appContainerMounts) || self.appContainerMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))",message="spec.appContainerMounts[].name must name a volume declared in spec.volumes: add the volume there, or fix the name"
+type SidecarProfileSpec struct {
+	// selector selects workloads by the labels on the workload itself (not on its pods). An empty selector ({})
+	// selects every workload in scope, on purpose; it cannot be left out.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="spec.selector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.selector.matchExpressions[].values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"
+	Selector *metav1.LabelSelector `json:"selector"`
+
+	// workloadKinds limits the profile to some kinds of workload. Empty means Deployment, Job and CronJob.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=3
+	WorkloadKinds []WorkloadKind `json:"workloadKinds,omitempty"`
+
+	// sidecars are injected as native sidecars: init containers with restartPolicy Always. They start in this
+	// order, each once the previous one has started (its startupProbe passed, if it has one), before the app
+	// containers; they stop in reverse order after the app containers.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:XValidation:rule="self.all(c, size(c.name) <= 63 && c.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="spec.sidecars[].name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(c, !has(c.restartPolicy) || c.restartPolicy == 'Always')",message="spec.sidecars[].restartPolicy must be left out or set to Always: every sidecar is injected as a native sidecar (an init container with restartPolicy Always)"
+	Sidecars []corev1.Container `json:"sidecars"`
+
+	// volumes are added to the pod for the sidecars (and, through appContainerMounts, the app containers), such as
+	// the emptyDir a log shipper shares with the app.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:XValidation:rule="self.all(v, size(v.name) <= 63 && v.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="spec.volumes[].name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+	Volumes []corev1.Volume `json:"volumes,omitempty"`
+
+	// appContainerMounts mount the profile's volumes into the workload's app containers, so that the app writes
+	// where a sidecar reads.
+	// +optional
+	// +listType=map
+	// +listMapKey=mountPath
+	// +kubebuilder:validation:MaxItems=10
+	AppContainerMounts []AppContainerMount `json:"appContainerMounts,omitempty"`
+
+	// placement puts the sidecars before (the default) or after the workload's own init containers.
+	// +optional
+	// +kubebuilder:default=BeforeInitContainers
+	Placement Placement `json:"placement,omitempty"`
+
+	// order places the sidecars of several profiles that select one workload: ascending order, then profile name.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=-1000
+	// +kubebuilder:validation:Maximum=1000
+	Order int32 `json:"order,omitempty"`
+
+	// updatePolicy says whether existing workloads follow changes to this profile (Rollout, the default) or keep
+	// what they were given and are reported as outdated (OnCreate).
+	// +optional
+	// +kubebuilder:default=Rollout
+	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
+}
+
+// AppContainerMount mounts one of the profile's volumes into the workload's app containers.
+type AppContainerMount struct {
+	// name is the volume to mount: one of spec.volumes.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// mountPath is where the volume appears in the app containers.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/`
+	MountPath string `json:"mountPath"`
+
+	// subPath mounts a path inside the volume instead of its root.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	SubPath string `json:"subPath,omitempty"`
+
+	// readOnly mounts the volume read-only.
+	// +optional
+	ReadOnly bool `json:"readOnly,omitempty"`
+
+	// containers names the app containers to mount into. Empty means every app container (not init containers).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=63
+	Containers []string `json:"containers,omitempty"`
+}
+
+// SidecarProfileStatus is what Outrigger observed and did for a profile. It follows kstatus: Ready, Reconciling
+// and Stalled conditions stamped with observedGeneration, so Flux and Argo CD can compute health.
+type SidecarProfileStatus struct {
+	// observedGeneration is the generation of the spec this status describes; -1 until Outrigger has seen the
+	// profile.
+	// +optional
+	// +kubebuilder:default=-1
+	ObservedGeneration int64 `json:"observedGeneration"`
+
+	// conditions: Ready, Reconciling, Stalled (see the ConditionType constants).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// matched counts the workloads the profile selects now (opted-out ones excluded).
+	// +optional
+	Matched int32 `json:"matched"`
+
+	// injected counts the matched workloads that carry the profile's sidecars, in any revision.
+	// +optional
+	Injected int32 `json:"injected"`
+
+	// upToDate counts the matched workloads that carry the profile's current revision.
+	// +optional
+	UpToDate int32 `json:"upToDate"`
+
+	// needsAttention lists workloads a person has to act on (a conflict, an outdated revision, a workload that
+	// cannot be injected), at most MaxNeedsAttention of them, sorted by kind, namespace and name.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	NeedsAttention []WorkloadAttention `json:"needsAttention,omitempty"`
+
+	// needsAttentionOmitted counts the workloads needing attention that did not fit in needsAttention.
+	// +optional
+	NeedsAttentionOmitted int32 `json:"needsAttentionOmitted,omitempty"`
+}
+
+// MaxNeedsAttention bounds status.needsAttention so status stays small on a profile selecting thousands of
+// workloads.
+const MaxNeedsAttention = 20
+
+// WorkloadAttention names one workload that needs a person, and why.
+type WorkloadAttention struct {
+	// kind of the workload: Deployment, Job or CronJob.
+	Kind WorkloadKind `json:"kind"`
+	// namespace of the workload.
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// name of the workload.
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// reason is a CamelCase code (see the Reason constants).
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason"`
+	// message says what is wrong and what to do about it.
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sp,categories=outrigger
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matched`
+// +kubebuilder:printcolumn:name="Injected",type=integer,JSONPath=`.status.injected`
+// +kubebuilder:printcolumn:name="Up-To-Date",type=integer,JSONPath=`.status.upToDate`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// SidecarProfile injects sidecars into the workloads of its own namespace that its selector selects.
+type SidecarProfile struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the sidecars and the workloads that get them.
+	// +required
+	Spec SidecarProfileSpec `json:"spec"`
+
+	// status is what Outrigger observed.
+	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
+	Status SidecarProfileStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// SidecarProfileList is a list of SidecarProfiles.
+type SidecarProfileList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SidecarProfile `json:"items"`
+}
+
+// ClusterSidecarProfileSpec is a SidecarProfileSpec that also selects namespaces.
+type ClusterSidecarProfileSpec struct {
+	SidecarProfileSpec `json:",inline"`
+
+	// namespaceSelector selects the namespaces whose workloads the profile considers, by the namespace's labels.
+	// Left out, every namespace is in scope (Outrigger's own namespace and kube-system excepted).
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=csp,categories=outrigger
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matched`
+// +kubebuilder:printcolumn:name="Injected",type=integer,JSONPath=`.status.injected`
+// +kubebuilder:printcolumn:name="Up-To-Date",type=integer,JSONPath=`.status.upToDate`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// ClusterSidecarProfile injects sidecars into the selected workloads of every namespace its namespaceSelector
+// selects: what a platform team uses.
+type ClusterSidecarProfile struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the sidecars, the namespaces and the workloads that get them.
+	// +required
+	Spec ClusterSidecarProfileSpec `json:"spec"`
+
+	// status is what Outrigger observed.
+	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
+	Status SidecarProfileStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ClusterSidecarProfileList is a list of ClusterSidecarProfiles.
+type ClusterSidecarProfileList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterSidecarProfile `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SidecarProfile{}, &SidecarProfileList{}, &ClusterSidecarProfile{}, &ClusterSidecarProfileList{})
+}

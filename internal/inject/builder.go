@@ -1,0 +1,195 @@
+package inject
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+)
+
+// builder assembles the injected template from the workload's own template, one profile at a time, and knows
+// who owns every name already placed so that nothing is ever overwritten.
+type builder struct {
+	base          *corev1.PodTemplateSpec
+	before, after []corev1.Container
+	volumes       []corev1.Volume
+	mounts        map[int][]corev1.VolumeMount
+	owner         map[string]string // "container/NAME", "volume/NAME", "mount/INDEX/PATH" -> owner
+	rec           Record
+}
+
+func newBuilder(base *corev1.PodTemplateSpec) *builder {
+	b := &builder{base: base, mounts: map[int][]corev1.VolumeMount{}, owner: map[string]string{}}
+	for _, c := range base.Spec.InitContainers {
+		b.owner[containerKey(c.Name)] = OwnerWorkload
+	}
+	for i, c := range base.Spec.Containers {
+		b.owner[containerKey(c.Name)] = OwnerWorkload
+		for _, m := range c.VolumeMounts {
+			b.owner[mountKey(i, m.MountPath)] = OwnerWorkload
+		}
+	}
+	for _, c := range base.Spec.EphemeralContainers {
+		b.owner[containerKey(c.Name)] = OwnerWorkload
+	}
+	for _, v := range base.Spec.Volumes {
+		b.owner[volumeKey(v.Name)] = OwnerWorkload
+	}
+	return b
+}
+
+func containerKey(name string) string         { return "container/" + name }
+func volumeKey(name string) string            { return "volume/" + name }
+func mountKey(container int, p string) string { return fmt.Sprintf("mount/%d/%s", container, p) }
+
+// apply places one profile: its current revision when nothing clashes, else what it had before (if anything).
+func (b *builder) apply(p Profile, rec Record, live map[ProfileRef]items) ProfileResult {
+	res := ProfileResult{Ref: p.Ref, Revision: Revision(p.Spec)}
+	old, wasInjected := rec.Entry(p.Ref)
+	keepOld := func() {
+		if conflicts := b.conflicts(p.Ref, live[p.Ref]); len(conflicts) == 0 {
+			b.place(p.Ref, old.Hash, live[p.Ref])
+			res.RecordedRevision = old.Hash
+		} else if len(res.Conflicts) == 0 {
+			res.Outcome, res.Conflicts = Conflicted, conflicts
+		}
+	}
+	if p.KeepOnly {
+		if !wasInjected {
+			res.Outcome = Skipped
+			return res
+		}
+		res.Outcome = Kept
+		if old.Hash == res.Revision {
+			res.Outcome = Injected
+		}
+		keepOld()
+		return res
+	}
+	unchanged := wasInjected && old.Hash == res.Revision
+	want := b.desired(p.Spec, live[p.Ref], unchanged)
+	if conflicts := b.conflicts(p.Ref, want); len(conflicts) > 0 {
+		res.Outcome, res.Conflicts = Conflicted, conflicts
+		if wasInjected {
+			keepOld()
+		}
+		return res
+	}
+	b.place(p.Ref, res.Revision, want)
+	res.Outcome, res.RecordedRevision = Injected, res.Revision
+	return res
+}
+
+// desired renders the profile's items. When the template already carries this very revision, a live item that
+// still has every field the rendering sets is kept as it is, with the fields the apiserver defaulted: so an
+// injected template is a fixed point and a resync writes nothing.
+func (b *builder) desired(spec *v1alpha1.SidecarProfileSpec, live items, unchanged bool) items {
+	r := render(spec)
+	it := items{placement: r.placement, field: func(what string, i int) string {
+		switch what {
+		case "container":
+			return fmt.Sprintf("spec.sidecars[%d].name", i)
+		case "volume":
+			return fmt.Sprintf("spec.volumes[%d].name", i)
+		default:
+			return fmt.Sprintf("spec.appContainerMounts[%d].mountPath", i)
+		}
+	}}
+	for _, c := range r.sidecars {
+		if l := findContainer(live.sidecars, c.Name); unchanged && l != nil && equality.Semantic.DeepDerivative(c, *l) {
+			c = *l
+		}
+		it.sidecars = append(it.sidecars, c)
+	}
+	for _, v := range r.volumes {
+		if l := findVolume(live.volumes, v.Name); unchanged && l != nil && equality.Semantic.DeepDerivative(v, *l) {
+			v = *l
+		}
+		it.volumes = append(it.volumes, v)
+	}
+	for i, spec := range r.mountSpecs {
+		for _, c := range mountTargets(spec, b.base.Spec.Containers) {
+			m := r.mounts[i]
+			for _, l := range live.mounts {
+				if unchanged && l.container == c && l.mount.MountPath == m.MountPath && equality.Semantic.DeepDerivative(m, l.mount) {
+					m = l.mount
+				}
+			}
+			it.mounts = append(it.mounts, mountAt{container: c, mount: m, specIndex: i})
+		}
+	}
+	return it
+}
+
+// conflicts lists every name in it that the template already uses for something else, including a name used
+// twice within it.
+func (b *builder) conflicts(ref ProfileRef, it items) []Conflict {
+	var out []Conflict
+	mine := map[string]bool{}
+	check := func(key, what, name, container string, i int) {
+		owner, taken := b.owner[key]
+		if mine[key] {
+			owner, taken = ref.String(), true
+		}
+		mine[key] = true
+		if !taken {
+			return
+		}
+		field := "injected earlier"
+		if it.field != nil {
+			field = it.field(what, i)
+		}
+		out = append(out, Conflict{Field: field, What: what, Name: name, Container: container, Owner: owner})
+	}
+	for i, c := range it.sidecars {
+		check(containerKey(c.Name), "container", c.Name, "", i)
+	}
+	for i, v := range it.volumes {
+		check(volumeKey(v.Name), "volume", v.Name, "", i)
+	}
+	for _, m := range it.mounts {
+		check(mountKey(m.container, m.mount.MountPath), "mount path", m.mount.MountPath, b.base.Spec.Containers[m.container].Name, m.specIndex)
+	}
+	return out
+}
+
+// place adds the items of one profile and records them.
+func (b *builder) place(ref ProfileRef, hash string, it items) {
+	entry := RecordEntry{ProfileRef: ref, Hash: hash, Placement: it.placement, InitContainers: []string{}}
+	for _, c := range it.sidecars {
+		if it.placement == v1alpha1.PlacementAfterInitContainers {
+			b.after = append(b.after, c)
+		} else {
+			b.before = append(b.before, c)
+		}
+		b.owner[containerKey(c.Name)] = ref.String()
+		entry.InitContainers = append(entry.InitContainers, c.Name)
+	}
+	for _, v := range it.volumes {
+		b.volumes = append(b.volumes, v)
+		b.owner[volumeKey(v.Name)] = ref.String()
+		entry.Volumes = append(entry.Volumes, v.Name)
+	}
+	for _, m := range it.mounts {
+		b.mounts[m.container] = append(b.mounts[m.container], m.mount)
+		b.owner[mountKey(m.container, m.mount.MountPath)] = ref.String()
+		entry.Mounts = append(entry.Mounts, MountRef{Container: b.base.Spec.Containers[m.container].Name, MountPath: m.mount.MountPath})
+	}
+	b.rec.Profiles = append(b.rec.Profiles, entry)
+}
+
+// build returns the workload's template with every placed item: sidecars placed before the workload's own init
+// containers come first, then those, then the sidecars placed after them; volumes and mounts are appended.
+func (b *builder) build() *corev1.PodTemplateSpec {
+	out := b.base.DeepCopy()
+	spec := &out.Spec
+	spec.InitContainers = append(append(append([]corev1.Container(nil), b.before...), spec.InitContainers...), b.after...)
+	spec.Volumes = append(spec.Volumes, b.volumes...)
+	for i := range spec.Containers {
+		spec.Containers[i].VolumeMounts = append(spec.Containers[i].VolumeMounts, b.mounts[i]...)
+	}
+	writeRecord(out, b.rec)
+	return out
+}

@@ -1,0 +1,85 @@
+package inject
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+)
+
+// rendering is what one profile adds to a pod template.
+type rendering struct {
+	placement  v1alpha1.Placement
+	sidecars   []corev1.Container
+	volumes    []corev1.Volume
+	mounts     []corev1.VolumeMount // added to every app container the AppContainerMount targets
+	mountSpecs []v1alpha1.AppContainerMount
+}
+
+// render turns a profile's spec into the items it adds. Sidecars get restartPolicy Always: that is what makes an
+// init container a native sidecar.
+func render(spec *v1alpha1.SidecarProfileSpec) rendering {
+	always := corev1.ContainerRestartPolicyAlways
+	r := rendering{placement: placementOf(spec), mountSpecs: spec.AppContainerMounts}
+	for _, c := range spec.Sidecars {
+		c = *c.DeepCopy()
+		c.RestartPolicy = &always
+		r.sidecars = append(r.sidecars, c)
+	}
+	for _, v := range spec.Volumes {
+		r.volumes = append(r.volumes, *v.DeepCopy())
+	}
+	for _, m := range spec.AppContainerMounts {
+		r.mounts = append(r.mounts, corev1.VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath, ReadOnly: m.ReadOnly})
+	}
+	return r
+}
+
+func placementOf(spec *v1alpha1.SidecarProfileSpec) v1alpha1.Placement {
+	if spec.Placement == v1alpha1.PlacementAfterInitContainers {
+		return v1alpha1.PlacementAfterInitContainers
+	}
+	return v1alpha1.PlacementBeforeInitContainers
+}
+
+// Revision is the hash of what a profile renders: it changes exactly when the injected items would. Fields that
+// do not change the rendering (selector, order, updatePolicy, workloadKinds) are left out, so editing them rolls
+// nothing out.
+func Revision(spec *v1alpha1.SidecarProfileSpec) string {
+	r := render(spec)
+	raw, err := json.Marshal(struct {
+		Placement v1alpha1.Placement           `json:"placement"`
+		Sidecars  []corev1.Container           `json:"sidecars"`
+		Volumes   []corev1.Volume              `json:"volumes"`
+		Mounts    []v1alpha1.AppContainerMount `json:"mounts"`
+	}{r.placement, r.sidecars, r.volumes, r.mountSpecs})
+	if err != nil {
+		panic(fmt.Sprintf("marshalling a profile spec cannot fail: %v", err))
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:8])
+}
+
+// mountTargets returns the app containers (by index) an AppContainerMount goes into: all of them, or those named.
+func mountTargets(spec v1alpha1.AppContainerMount, containers []corev1.Container) []int {
+	var idx []int
+	for i, c := range containers {
+		if len(spec.Containers) == 0 || contains(spec.Containers, c.Name) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
