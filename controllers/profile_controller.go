@@ -1,0 +1,206 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles;clustersidecarprofiles,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles/status;clustersidecarprofiles/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles/finalizers;clustersidecarprofiles/finalizers,verbs=update
+
+// failureRecheck is how soon a profile whose workloads refused writes looks again: the refusal leaves no trace
+// in the apiserver that a watch would deliver.
+const failureRecheck = 30 * time.Second
+
+// ProfileReconciler keeps one profile kind's finalizer and status. It never writes workloads: it observes what
+// the WorkloadReconciler did, running the same engine on the same input to know what is left to do.
+type ProfileReconciler struct {
+	client.Client
+	// NewProfile returns an empty object of the profile kind this reconciler serves.
+	NewProfile func() selection.Profile
+	Kinds      []workload.Kind
+	Catalog    Catalog
+	Failures   *Failures
+	// Now is the clock for condition transition times.
+	Now func() metav1.Time
+}
+
+// Reconcile ensures the finalizer, computes the status, and removes the finalizer once no workload carries the
+// profile's sidecars.
+func (r *ProfileReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := r.NewProfile()
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	deleting := !p.GetDeletionTimestamp().IsZero()
+	if deleting && !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if !deleting && !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
+		if err := r.patchFinalizer(ctx, p, controllerutil.AddFinalizer); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	in, err := r.observe(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if deleting && !carriesAny(in.Workloads) {
+		return ctrl.Result{}, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer)
+	}
+	if err := r.patchStatus(ctx, p, ComputeStatus(*p.ProfileStatus(), in)); err != nil {
+		return ctrl.Result{}, err
+	}
+	if hasFailures(in.Workloads) {
+		return ctrl.Result{RequeueAfter: failureRecheck}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// observe gathers, for every workload the profile selects or is recorded on, what it carries and what the engine
+// would do with it.
+func (r *ProfileReconciler) observe(ctx context.Context, p selection.Profile) (StatusInput, error) {
+	in := StatusInput{
+		Generation: p.GetGeneration(),
+		Revision:   inject.Revision(p.ProfileSpec()),
+		Deleting:   !p.GetDeletionTimestamp().IsZero(),
+		Now:        r.Now(),
+	}
+	sel, specErr := selection.Parse(p)
+	in.SpecError = specErr
+	ref := selection.Ref(p)
+	for _, kind := range r.Kinds {
+		objs, err := workloadsOf(ctx, r.Client, kind, p)
+		if err != nil {
+			return in, fmt.Errorf("listing %ss: %w", kind.Name, err)
+		}
+		for _, obj := range objs {
+			w, err := r.observeWorkload(ctx, kind, obj, p, sel, specErr, ref)
+			if err != nil {
+				return in, err
+			}
+			in.Workloads = append(in.Workloads, w)
+		}
+	}
+	return in, nil
+}
+
+func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.Kind, obj client.Object, p selection.Profile,
+	sel selection.Selectors, specErr error, ref inject.ProfileRef) (WorkloadObservation, error) {
+	w := WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	w.Failure = r.Failures.Get(workloadID{Kind: kind.Name, NamespacedName: client.ObjectKeyFromObject(obj)})
+	tmpl := kind.Template(obj)
+	rec, err := inject.ReadRecord(tmpl)
+	if err != nil {
+		w.Selected, w.Failure = true, err.Error()
+		return w, nil
+	}
+	if e, ok := rec.Entry(ref); ok {
+		w.LiveRevision = e.Hash
+	}
+	if specErr == nil {
+		var nsLabels map[string]string
+		if nsLabels, err = r.Catalog.namespaceLabels(ctx, obj.GetNamespace()); err != nil {
+			return w, err
+		}
+		w.Selected = selection.Selects(p, sel, kind.Name, obj, nsLabels)
+	}
+	if !w.Selected {
+		return w, nil
+	}
+	input, err := r.Catalog.EngineInput(ctx, kind, obj)
+	if err != nil {
+		return w, err
+	}
+	res, err := inject.Inject(tmpl, input)
+	if err != nil {
+		w.Failure = err.Error()
+		return w, nil
+	}
+	if pr, ok := res.Profile(ref); ok {
+		w.Outcome, w.Conflicts = pr.Outcome, pr.Conflicts
+	}
+	return w, nil
+}
+
+func carriesAny(ws []WorkloadObservation) bool {
+	for _, w := range ws {
+		if w.LiveRevision != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasFailures(ws []WorkloadObservation) bool {
+	for _, w := range ws {
+		if w.Failure != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// patchFinalizer adds or removes the finalizer with a merge patch that fails on a concurrent change, so another
+// controller's finalizer is never dropped.
+func (r *ProfileReconciler) patchFinalizer(ctx context.Context, p selection.Profile, change func(client.Object, string) bool) error {
+	base := p.DeepCopyObject().(client.Object)
+	if !change(p, v1alpha1.Finalizer) {
+		return nil
+	}
+	return r.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+}
+
+// patchStatus writes the status only when it changed.
+func (r *ProfileReconciler) patchStatus(ctx context.Context, p selection.Profile, st v1alpha1.SidecarProfileStatus) error {
+	if equality.Semantic.DeepEqual(*p.ProfileStatus(), st) {
+		return nil
+	}
+	base := p.DeepCopyObject().(client.Object)
+	*p.ProfileStatus() = st
+	return r.Status().Patch(ctx, p, client.MergeFrom(base), client.FieldOwner(FieldOwner))
+}
+
+// SetupWithManager watches the profile kind, the workloads (mapped to the profiles that select them or are
+// recorded on them), and, for cluster profiles, namespace label changes.
+func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c := mgr.GetClient()
+	proto := r.NewProfile()
+	clusterScoped, name := isCluster(proto), "sidecarprofile"
+	if clusterScoped {
+		name = "clustersidecarprofile"
+	}
+	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto)
+	for _, kind := range r.Kinds {
+		// Only changes to what a workload carries or to its labels can change a profile's status.
+		b = b.Watches(kind.NewObject(), handler.EnqueueRequestsFromMapFunc(mapWorkloadToProfiles(c, kind, clusterScoped)),
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{})))
+	}
+	if clusterScoped {
+		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToClusterProfiles(c)),
+			builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	}
+	return b.Complete(r)
+}
+
+func isCluster(p selection.Profile) bool {
+	_, ok := p.(*v1alpha1.ClusterSidecarProfile)
+	return ok
+}

@@ -1,0 +1,44 @@
+// Package controllers holds Outrigger's reconcilers: one per workload kind, which injects, updates and removes
+// sidecars, and one per profile kind, which keeps the finalizer and the status.
+package controllers
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// Kinds are the workload kinds the reconcilers serve.
+var Kinds = []workload.Kind{workload.Deployment}
+
+// Setup registers the indexes and every reconciler with the manager.
+func Setup(ctx context.Context, mgr ctrl.Manager) error {
+	if err := setupIndexes(ctx, mgr, Kinds); err != nil {
+		return err
+	}
+	catalog := Catalog{Reader: mgr.GetClient()}
+	failures := NewFailures()
+	for _, kind := range Kinds {
+		r := &WorkloadReconciler{Client: mgr.GetClient(), Kind: kind, Catalog: catalog,
+			Events: mgr.GetEventRecorder("outrigger"), Failures: failures}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	for _, newProfile := range []func() selection.Profile{
+		func() selection.Profile { return &v1alpha1.SidecarProfile{} },
+		func() selection.Profile { return &v1alpha1.ClusterSidecarProfile{} },
+	} {
+		r := &ProfileReconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: Kinds, Catalog: catalog,
+			Failures: failures, Now: metav1.Now}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// FieldOwner is the field manager of every write Outrigger makes. GitOps tools do not take it over (it is not
+// kubectl* or kustomize-controller*), so the fields it adds stay when they re-apply their manifests.
+const FieldOwner = "outrigger"
+
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// WorkloadReconciler brings the pod template of one kind of workload to what the profiles selecting it say:
+// their sidecars injected, updated, or removed. It writes only when the engine says the template changes, and
+// then only the JSON patch of what changed.
+type WorkloadReconciler struct {
+	client.Client
+	Kind     workload.Kind
+	Catalog  Catalog
+	Events   events.EventRecorder
+	Failures *Failures
+}
+
+// Reconcile injects, updates or removes sidecars on one workload.
+func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := r.Kind.NewObject()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	id := workloadID{Kind: r.Kind.Name, NamespacedName: req.NamespacedName}
+	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj)
+	if err != nil {
+		return ctrl.Result{}, r.fail(obj, id, "ReadFailed", err)
+	}
+	before := r.Kind.Template(obj)
+	res, err := inject.Inject(before, profiles)
+	if err != nil {
+		// An unreadable record cannot heal by retrying; status and an event tell a person.
+		_ = r.fail(obj, id, "InvalidRecord", err)
+		return ctrl.Result{}, nil
+	}
+	if !res.Changed {
+		r.Failures.Clear(id)
+		return ctrl.Result{}, nil
+	}
+	if err := r.patch(ctx, obj, before, res.Template); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err // the cache was behind; the retry sees the new object
+		}
+		return ctrl.Result{}, r.fail(obj, id, "InjectionFailed", err)
+	}
+	r.Failures.Clear(id)
+	reason, note := describe(before, res)
+	r.Events.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Inject", "%s", note)
+	log.FromContext(ctx).Info(note, "reason", reason)
+	return ctrl.Result{}, nil
+}
+
+// patch writes only the pod template's changed paths, with the resourceVersion the engine saw as a
+// precondition: a concurrent writer makes the patch fail with a conflict rather than be overwritten.
+func (r *WorkloadReconciler) patch(ctx context.Context, obj client.Object, before, after *corev1.PodTemplateSpec) error {
+	ops, err := inject.TemplatePatch(r.Kind.TemplatePath, before, after)
+	if err != nil {
+		return err
+	}
+	ops = append(ops, jsonpatch.Operation{Operation: "replace", Path: "/metadata/resourceVersion", Value: obj.GetResourceVersion()})
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	return r.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, raw), client.FieldOwner(FieldOwner))
+}
+
+// fail records a failure for status and as a Warning event on the workload.
+func (r *WorkloadReconciler) fail(obj client.Object, id workloadID, reason string, err error) error {
+	r.Failures.Set(id, err.Error())
+	r.Events.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Inject", "%s", err.Error())
+	return err
+}
+
+// describe says in one line what a write did, for the event and the log.
+func describe(before *corev1.PodTemplateSpec, res inject.Result) (reason, note string) {
+	old, _ := inject.ReadRecord(before)
+	var added, updated, kept []string
+	for _, p := range res.Profiles {
+		e, was := old.Entry(p.Ref)
+		switch {
+		case p.RecordedRevision == "":
+		case !was:
+			added = append(added, p.Ref.String())
+		case e.Hash != p.RecordedRevision:
+			updated = append(updated, p.Ref.String())
+		default:
+			kept = append(kept, p.Ref.String())
+		}
+	}
+	var removed []string
+	for _, e := range old.Profiles {
+		if p, ok := res.Profile(e.ProfileRef); !ok || p.RecordedRevision == "" {
+			removed = append(removed, e.ProfileRef.String())
+		}
+	}
+	var parts []string
+	for _, x := range []struct {
+		verb string
+		refs []string
+	}{{"injected", added}, {"updated", updated}, {"removed", removed}, {"repaired", kept}} {
+		if len(x.refs) > 0 {
+			parts = append(parts, fmt.Sprintf("%s sidecars of %s", x.verb, strings.Join(x.refs, ", ")))
+		}
+	}
+	switch {
+	case len(added) > 0:
+		reason = "Injected"
+	case len(updated) > 0:
+		reason = "Updated"
+	case len(removed) > 0:
+		reason = "Removed"
+	default:
+		reason = "Repaired"
+	}
+	return reason, strings.Join(parts, "; ")
+}
+
+// SetupWithManager watches the workloads of the kind, the profiles (mapped to the workloads they can affect,
+// through the index), and namespace label changes (which change what cluster profiles select).
+func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(strings.ToLower(string(r.Kind.Name))).
+		For(r.Kind.NewObject()).
+		Watches(&v1alpha1.SidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind))).
+		Watches(&v1alpha1.ClusterSidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind))).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToWorkloads(c, r.Kind)),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Complete(r)
+}

@@ -1,0 +1,97 @@
+// Package selection decides whether a profile selects a workload. The reconcilers, the admission webhook and the
+// CLI share it, so they never disagree.
+package selection
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+)
+
+// Profile is what both profile kinds have in common.
+type Profile interface {
+	client.Object
+	ProfileSpec() *v1alpha1.SidecarProfileSpec
+	ProfileStatus() *v1alpha1.SidecarProfileStatus
+	NamespaceSelector() *metav1.LabelSelector
+}
+
+// Ref returns how a workload's injection record names the profile.
+func Ref(p Profile) inject.ProfileRef {
+	if p.GetNamespace() == "" {
+		return inject.ProfileRef{Kind: inject.KindClusterSidecarProfile, Name: p.GetName()}
+	}
+	return inject.ProfileRef{Kind: inject.KindSidecarProfile, Name: p.GetName()}
+}
+
+// Key names a profile uniquely in the cluster: "SidecarProfile/<namespace>/<name>" or
+// "ClusterSidecarProfile/<name>". Indexes and messages use it.
+func Key(ref inject.ProfileRef, workloadNamespace string) string {
+	if ref.Kind == inject.KindSidecarProfile {
+		return ref.Kind + "/" + workloadNamespace + "/" + ref.Name
+	}
+	return ref.String()
+}
+
+// Selectors are a profile's parsed selectors.
+type Selectors struct {
+	Workloads  labels.Selector
+	Namespaces labels.Selector // nil for a SidecarProfile: only its own namespace
+}
+
+// Parse parses a profile's selectors. The CRD rejects most bad selectors; what it cannot check (label syntax)
+// is reported here with the field to fix.
+func Parse(p Profile) (Selectors, error) {
+	var s Selectors
+	var err error
+	if p.ProfileSpec().Selector == nil {
+		return s, fmt.Errorf("spec.selector is required: set it to {} to select every workload")
+	}
+	if s.Workloads, err = metav1.LabelSelectorAsSelector(p.ProfileSpec().Selector); err != nil {
+		return s, fmt.Errorf("spec.selector is invalid: %w", err)
+	}
+	if ns := p.NamespaceSelector(); ns != nil {
+		if s.Namespaces, err = metav1.LabelSelectorAsSelector(ns); err != nil {
+			return s, fmt.Errorf("spec.namespaceSelector is invalid: %w", err)
+		}
+	} else if p.GetNamespace() == "" {
+		s.Namespaces = labels.Everything()
+	}
+	return s, nil
+}
+
+// OptedOut reports whether a workload opted out of injection with the InjectLabel.
+func OptedOut(workload client.Object) bool {
+	return workload.GetLabels()[v1alpha1.InjectLabel] == v1alpha1.InjectDisabled
+}
+
+// Selects reports whether the profile selects the workload, given the labels of the workload's namespace. A
+// workload that opted out is selected by no profile; a profile being deleted selects nothing.
+func Selects(p Profile, s Selectors, kind v1alpha1.WorkloadKind, workload client.Object, namespaceLabels map[string]string) bool {
+	if OptedOut(workload) || !p.GetDeletionTimestamp().IsZero() || !p.ProfileSpec().SelectsKind(kind) {
+		return false
+	}
+	if s.Namespaces == nil {
+		if p.GetNamespace() != workload.GetNamespace() {
+			return false
+		}
+	} else if !s.Namespaces.Matches(labels.Set(namespaceLabels)) {
+		return false
+	}
+	return s.Workloads.Matches(labels.Set(workload.GetLabels()))
+}
+
+// ForEngine turns a selecting profile into the engine's input. A profile with updatePolicy OnCreate leaves the
+// workloads that carry it (in any revision) or that existed before it as they are; a workload created after it
+// without its sidecars (the admission webhook was down) still gets them.
+func ForEngine(p Profile, workload client.Object, recorded bool) inject.Profile {
+	spec := p.ProfileSpec()
+	created, profileCreated := workload.GetCreationTimestamp(), p.GetCreationTimestamp()
+	keep := spec.UpdatePolicy == v1alpha1.UpdatePolicyOnCreate && (recorded || created.Before(&profileCreated))
+	return inject.Profile{Ref: Ref(p), Spec: spec, KeepOnly: keep}
+}
