@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -165,7 +166,8 @@ func (r *ProfileReconciler) patchFinalizer(ctx context.Context, p selection.Prof
 	if !change(p, v1alpha1.Finalizer) {
 		return nil
 	}
-	return r.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	err := r.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	return ignoreStale(err)
 }
 
 // patchStatus writes the status only when it changed.
@@ -175,7 +177,16 @@ func (r *ProfileReconciler) patchStatus(ctx context.Context, p selection.Profile
 	}
 	base := p.DeepCopyObject().(client.Object)
 	*p.ProfileStatus() = st
-	return r.Status().Patch(ctx, p, client.MergeFrom(base), client.FieldOwner(FieldOwner))
+	return ignoreStale(r.Status().Patch(ctx, p, client.MergeFrom(base), client.FieldOwner(FieldOwner)))
+}
+
+// ignoreStale drops the errors of a write made from a cache that was behind (a conflict, or an object deleted
+// meanwhile): the watch event of the newer object reconciles the profile again.
+func ignoreStale(err error) error {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // SetupWithManager watches the profile kind, the workloads (mapped to the profiles that select them or are

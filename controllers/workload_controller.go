@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -66,7 +68,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	if err := r.patch(ctx, obj, before, res.Template); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err // the cache was behind; the retry sees the new object
+			// The cache was behind: the newer object's watch event reconciles again; the requeue is a backstop.
+			log.FromContext(ctx).V(1).Info("workload changed while injecting; retrying", "error", err.Error())
+			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 		return ctrl.Result{}, r.fail(obj, id, "InjectionFailed", err)
 	}
@@ -143,6 +147,14 @@ func describe(before *corev1.PodTemplateSpec, res inject.Result) (reason, note s
 	return reason, strings.Join(parts, "; ")
 }
 
+// profileSpecOrDeletionChanged passes the profile events that can change what workloads carry: a new spec
+// (generation) or the start of deletion. Status writes, the most frequent, pass not.
+var profileSpecOrDeletionChanged = predicate.Or(predicate.GenerationChangedPredicate{}, predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+})
+
 // SetupWithManager watches the workloads of the kind, the profiles (mapped to the workloads they can affect,
 // through the index), and namespace label changes (which change what cluster profiles select).
 func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -150,8 +162,10 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(string(r.Kind.Name))).
 		For(r.Kind.NewObject()).
-		Watches(&v1alpha1.SidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind))).
-		Watches(&v1alpha1.ClusterSidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind))).
+		Watches(&v1alpha1.SidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind)),
+			builder.WithPredicates(profileSpecOrDeletionChanged)).
+		Watches(&v1alpha1.ClusterSidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind)),
+			builder.WithPredicates(profileSpecOrDeletionChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToWorkloads(c, r.Kind)),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Complete(r)

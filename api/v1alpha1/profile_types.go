@@ -75,9 +75,7 @@ type SidecarProfileSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
-	// +kubebuilder:validation:XValidation:rule="self.all(c, size(c.name) <= 63 && c.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="spec.sidecars[].name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-	// +kubebuilder:validation:XValidation:rule="self.all(c, !has(c.restartPolicy) || c.restartPolicy == 'Always')",message="spec.sidecars[].restartPolicy must be left out or set to Always: every sidecar is injected as a native sidecar (an init container with restartPolicy Always)"
-	Sidecars []corev1.Container `json:"sidecars"`
+	Sidecars []Sidecar `json:"sidecars"`
 
 	// volumes are added to the pod for the sidecars (and, through appContainerMounts, the app containers), such as
 	// the emptyDir a log shipper shares with the app.
@@ -85,8 +83,7 @@ type SidecarProfileSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=10
-	// +kubebuilder:validation:XValidation:rule="self.all(v, size(v.name) <= 63 && v.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="spec.volumes[].name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-	Volumes []corev1.Volume `json:"volumes,omitempty"`
+	Volumes []ProfileVolume `json:"volumes,omitempty"`
 
 	// appContainerMounts mount the profile's volumes into the workload's app containers, so that the app writes
 	// where a sidecar reads.
@@ -113,6 +110,24 @@ type SidecarProfileSpec struct {
 	// +optional
 	// +kubebuilder:default=Rollout
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
+}
+
+// Sidecar is a container injected as a native sidecar. It is a corev1.Container (same fields, same YAML); the
+// type exists so that its rules are checked per item, which keeps their CEL cost within the apiserver's budget
+// and lets an error name the item (spec.sidecars[2]).
+//
+// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63 && self.name.matches('^[-a-z0-9]+$') && !self.name.startsWith('-') && !self.name.endsWith('-')",message="name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+// +kubebuilder:validation:XValidation:rule="!has(self.restartPolicy) || self.restartPolicy == 'Always'",message="restartPolicy must be left out or set to Always: every sidecar is injected as a native sidecar (an init container with restartPolicy Always)"
+type Sidecar struct {
+	corev1.Container `json:",inline"`
+}
+
+// ProfileVolume is a pod volume added for the sidecars. It is a corev1.Volume (same fields, same YAML), typed
+// apart so that its name rule is checked per item.
+//
+// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63 && self.name.matches('^[-a-z0-9]+$') && !self.name.startsWith('-') && !self.name.endsWith('-')",message="name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+type ProfileVolume struct {
+	corev1.Volume `json:",inline"`
 }
 
 // AppContainerMount mounts one of the profile's volumes into the workload's app containers.

@@ -25,13 +25,13 @@ type rendering struct {
 func render(spec *v1alpha1.SidecarProfileSpec) rendering {
 	always := corev1.ContainerRestartPolicyAlways
 	r := rendering{placement: placementOf(spec), mountSpecs: spec.AppContainerMounts}
-	for _, c := range spec.Sidecars {
-		c = *c.DeepCopy()
+	for _, s := range spec.Sidecars {
+		c := *s.Container.DeepCopy()
 		c.RestartPolicy = &always
 		r.sidecars = append(r.sidecars, c)
 	}
 	for _, v := range spec.Volumes {
-		r.volumes = append(r.volumes, *v.DeepCopy())
+		r.volumes = append(r.volumes, *v.Volume.DeepCopy())
 	}
 	for _, m := range spec.AppContainerMounts {
 		r.mounts = append(r.mounts, corev1.VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath, ReadOnly: m.ReadOnly})

@@ -1,0 +1,143 @@
+package controllers_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+)
+
+// seedDeployment reads a Deployment from test/testdata/seed into a namespace.
+func seedDeployment(t *testing.T, file, namespace string) *appsv1.Deployment {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "test", "testdata", "seed", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := yaml.UnmarshalStrict(raw, &d); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	d.Namespace = namespace
+	return &d
+}
+
+// logShipperSpec is the profile that turns deployment-plain.yaml into deployment-logshipper.yaml.
+func logShipperSpec() v1alpha1.SidecarProfileSpec {
+	return v1alpha1.SidecarProfileSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "myapp"}},
+		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{
+			Name:         "logshipper",
+			Image:        "alpine:latest",
+			Command:      []string{"sh", "-c", "tail -F /opt/logs.txt"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/opt"}},
+		}}},
+		Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "data",
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
+		AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "data", MountPath: "/opt"}},
+	}
+}
+
+// sidecarSpec is a profile with one sidecar of the given name, selecting app=<app>.
+func sidecarSpec(app, sidecar string) v1alpha1.SidecarProfileSpec {
+	return v1alpha1.SidecarProfileSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
+		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: sidecar, Image: "busybox:local", Command: []string{"sleep", "infinity"}}}},
+	}
+}
+
+func newProfile(namespace, name string, spec v1alpha1.SidecarProfileSpec) *v1alpha1.SidecarProfile {
+	return &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Spec: spec}
+}
+
+// newDeployment is a minimal Deployment labelled app=<name>, with optional init containers and volumes.
+func newDeployment(namespace, name string, mutate ...func(*appsv1.Deployment)) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "app", Image: "busybox:local", Command: []string{"sleep", "infinity"},
+				}}},
+			},
+		},
+	}
+	for _, m := range mutate {
+		m(d)
+	}
+	return d
+}
+
+func create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := k8s.Create(context.Background(), o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+// getDeployment reads a Deployment from the apiserver.
+func getDeployment(g Gomega, namespace, name string) *appsv1.Deployment {
+	var d appsv1.Deployment
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &d)).To(Succeed())
+	return &d
+}
+
+// initContainerNames lists a template's init containers by name.
+func initContainerNames(d *appsv1.Deployment) []string {
+	var names []string
+	for _, c := range d.Spec.Template.Spec.InitContainers {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// recordedProfiles lists the profiles recorded on a Deployment's pod template.
+func recordedProfiles(g Gomega, d *appsv1.Deployment) []string {
+	rec, err := inject.ReadRecord(&d.Spec.Template)
+	g.Expect(err).NotTo(HaveOccurred())
+	var refs []string
+	for _, r := range rec.Refs() {
+		refs = append(refs, r.String())
+	}
+	return refs
+}
+
+// withoutOutriggerMarks returns the template without Outrigger's annotation and label.
+func withoutOutriggerMarks(tmpl corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	out := *tmpl.DeepCopy()
+	delete(out.Annotations, v1alpha1.InjectionAnnotation)
+	delete(out.Labels, v1alpha1.InjectedLabel)
+	return out
+}
+
+// getProfile reads a SidecarProfile from the apiserver.
+func getProfile(g Gomega, namespace, name string) *v1alpha1.SidecarProfile {
+	var p v1alpha1.SidecarProfile
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &p)).To(Succeed())
+	return &p
+}
+
+// condition returns the condition of a type, or an empty one.
+func condition(st v1alpha1.SidecarProfileStatus, typ string) metav1.Condition {
+	for _, c := range st.Conditions {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return metav1.Condition{}
+}
