@@ -2,15 +2,12 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -35,7 +32,7 @@ const FieldOwner = "outrigger"
 
 // WorkloadReconciler brings the pod template of one kind of workload to what the profiles selecting it say:
 // their sidecars injected, updated, or removed. It writes only when the engine says the template changes, and
-// then only the JSON patch of what changed.
+// then only a patch of what changed.
 type WorkloadReconciler struct {
 	client.Client
 	Kind     workload.Kind
@@ -66,7 +63,8 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		r.Failures.Clear(id)
 		return ctrl.Result{}, nil
 	}
-	if err := r.patch(ctx, obj, before, res.Template); err != nil {
+	reason, note := describe(before, res)
+	if err := r.patch(ctx, obj, res.Template); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The cache was behind: the newer object's watch event reconciles again; the requeue is a backstop.
 			log.FromContext(ctx).V(1).Info("workload changed while injecting; retrying", "error", err.Error())
@@ -75,25 +73,18 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, r.fail(obj, id, "InjectionFailed", err)
 	}
 	r.Failures.Clear(id)
-	reason, note := describe(before, res)
 	r.Events.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Inject", "%s", note)
 	log.FromContext(ctx).Info(note, "reason", reason)
 	return ctrl.Result{}, nil
 }
 
-// patch writes only the pod template's changed paths, with the resourceVersion the engine saw as a
-// precondition: a concurrent writer makes the patch fail with a conflict rather than be overwritten.
-func (r *WorkloadReconciler) patch(ctx context.Context, obj client.Object, before, after *corev1.PodTemplateSpec) error {
-	ops, err := inject.TemplatePatch(r.Kind.TemplatePath, before, after)
-	if err != nil {
-		return err
-	}
-	ops = append(ops, jsonpatch.Operation{Operation: "replace", Path: "/metadata/resourceVersion", Value: obj.GetResourceVersion()})
-	raw, err := json.Marshal(ops)
-	if err != nil {
-		return err
-	}
-	return r.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, raw), client.FieldOwner(FieldOwner))
+// patch writes the new pod template as a strategic merge patch, which names containers, volumes and mounts by
+// their keys and so touches nothing else, with the resourceVersion the engine saw as a precondition: a
+// concurrent writer makes it fail with a conflict rather than be overwritten.
+func (r *WorkloadReconciler) patch(ctx context.Context, obj client.Object, after *corev1.PodTemplateSpec) error {
+	base := obj.DeepCopyObject().(client.Object)
+	*r.Kind.Template(obj) = *after
+	return r.Patch(ctx, obj, client.StrategicMergeFrom(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
 }
 
 // fail records a failure for status and as a Warning event on the workload.

@@ -12,16 +12,19 @@ import (
 // builder assembles the injected template from the workload's own template, one profile at a time, and knows
 // who owns every name already placed so that nothing is ever overwritten.
 type builder struct {
-	base          *corev1.PodTemplateSpec
-	before, after []corev1.Container
-	volumes       []corev1.Volume
-	mounts        map[int][]corev1.VolumeMount
-	owner         map[string]string // "container/NAME", "volume/NAME", "mount/INDEX/PATH" -> owner
-	rec           Record
+	base   *corev1.PodTemplateSpec
+	placed map[ProfileRef]placed
+	owner  map[string]string // "container/NAME", "volume/NAME", "mount/INDEX/PATH" -> owner
+}
+
+// placed is what one profile got into the template, and at which revision.
+type placed struct {
+	hash  string
+	items items
 }
 
 func newBuilder(base *corev1.PodTemplateSpec) *builder {
-	b := &builder{base: base, mounts: map[int][]corev1.VolumeMount{}, owner: map[string]string{}}
+	b := &builder{base: base, placed: map[ProfileRef]placed{}, owner: map[string]string{}}
 	for _, c := range base.Spec.InitContainers {
 		b.owner[containerKey(c.Name)] = OwnerWorkload
 	}
@@ -155,41 +158,54 @@ func (b *builder) conflicts(ref ProfileRef, it items) []Conflict {
 	return out
 }
 
-// place adds the items of one profile and records them.
+// place claims the names of one profile's items; build puts them in the template.
 func (b *builder) place(ref ProfileRef, hash string, it items) {
-	entry := RecordEntry{ProfileRef: ref, Hash: hash, Placement: it.placement, InitContainers: []string{}}
 	for _, c := range it.sidecars {
-		if it.placement == v1alpha1.PlacementAfterInitContainers {
-			b.after = append(b.after, c)
-		} else {
-			b.before = append(b.before, c)
-		}
 		b.owner[containerKey(c.Name)] = ref.String()
-		entry.InitContainers = append(entry.InitContainers, c.Name)
 	}
 	for _, v := range it.volumes {
-		b.volumes = append(b.volumes, v)
 		b.owner[volumeKey(v.Name)] = ref.String()
-		entry.Volumes = append(entry.Volumes, v.Name)
 	}
 	for _, m := range it.mounts {
-		b.mounts[m.container] = append(b.mounts[m.container], m.mount)
 		b.owner[mountKey(m.container, m.mount.MountPath)] = ref.String()
-		entry.Mounts = append(entry.Mounts, MountRef{Container: b.base.Spec.Containers[m.container].Name, MountPath: m.mount.MountPath})
 	}
-	b.rec.Profiles = append(b.rec.Profiles, entry)
+	b.placed[ref] = placed{hash: hash, items: it}
 }
 
-// build returns the workload's template with every placed item: sidecars placed before the workload's own init
-// containers come first, then those, then the sidecars placed after them; volumes and mounts are appended.
-func (b *builder) build() *corev1.PodTemplateSpec {
+// build returns the workload's template with the placed items of the profiles, in placement order: sidecars
+// placed before the workload's own init containers come first, then those, then the sidecars placed after
+// them; volumes and mounts are appended. The record lists what each profile added.
+func (b *builder) build(sorted []Profile) *corev1.PodTemplateSpec {
 	out := b.base.DeepCopy()
 	spec := &out.Spec
-	spec.InitContainers = append(append(append([]corev1.Container(nil), b.before...), spec.InitContainers...), b.after...)
-	spec.Volumes = append(spec.Volumes, b.volumes...)
-	for i := range spec.Containers {
-		spec.Containers[i].VolumeMounts = append(spec.Containers[i].VolumeMounts, b.mounts[i]...)
+	var before, after []corev1.Container
+	var rec Record
+	for _, p := range sorted {
+		pl, ok := b.placed[p.Ref]
+		if !ok {
+			continue
+		}
+		entry := RecordEntry{ProfileRef: p.Ref, Hash: pl.hash, Placement: pl.items.placement, InitContainers: []string{}}
+		for _, c := range pl.items.sidecars {
+			if pl.items.placement == v1alpha1.PlacementAfterInitContainers {
+				after = append(after, c)
+			} else {
+				before = append(before, c)
+			}
+			entry.InitContainers = append(entry.InitContainers, c.Name)
+		}
+		for _, v := range pl.items.volumes {
+			spec.Volumes = append(spec.Volumes, v)
+			entry.Volumes = append(entry.Volumes, v.Name)
+		}
+		for _, m := range pl.items.mounts {
+			c := &spec.Containers[m.container]
+			c.VolumeMounts = append(c.VolumeMounts, m.mount)
+			entry.Mounts = append(entry.Mounts, MountRef{Container: c.Name, MountPath: m.mount.MountPath})
+		}
+		rec.Profiles = append(rec.Profiles, entry)
 	}
-	writeRecord(out, b.rec)
+	spec.InitContainers = append(append(append([]corev1.Container(nil), before...), spec.InitContainers...), after...)
+	writeRecord(out, rec)
 	return out
 }

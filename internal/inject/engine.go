@@ -70,12 +70,33 @@ func Inject(tmpl *corev1.PodTemplateSpec, profiles []Profile) (Result, error) {
 	}
 	live := ownedItems(tmpl, rec)
 	b := newBuilder(strip(tmpl, rec))
-	var results []ProfileResult
-	for _, p := range sortedProfiles(profiles) {
-		results = append(results, b.apply(p, rec, live))
+	sorted := sortedProfiles(profiles)
+	results := map[ProfileRef]ProfileResult{}
+	for _, p := range incumbentsFirst(sorted, rec) {
+		results[p.Ref] = b.apply(p, rec, live)
 	}
-	out := b.build()
-	return Result{Template: out, Profiles: results, Changed: !equality.Semantic.DeepEqual(tmpl, out)}, nil
+	out := b.build(sorted)
+	res := Result{Template: out, Changed: !equality.Semantic.DeepEqual(tmpl, out)}
+	for _, p := range sorted {
+		res.Profiles = append(res.Profiles, results[p.Ref])
+	}
+	return res, nil
+}
+
+// incumbentsFirst orders the profiles for conflict resolution: those the template already carries claim their
+// names first, then the others, each group in placement order. So adding a profile never strips a working
+// sidecar from another: the newcomer is the one in conflict, whatever its order. The template is still
+// assembled in placement order.
+func incumbentsFirst(sorted []Profile, rec Record) []Profile {
+	var incumbents, newcomers []Profile
+	for _, p := range sorted {
+		if _, ok := rec.Entry(p.Ref); ok {
+			incumbents = append(incumbents, p)
+		} else {
+			newcomers = append(newcomers, p)
+		}
+	}
+	return append(incumbents, newcomers...)
 }
 
 // Remove returns tmpl without anything Outrigger added: the template as it was before injection.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -56,12 +57,24 @@ func Revision(spec *v1alpha1.SidecarProfileSpec) string {
 		Sidecars  []corev1.Container           `json:"sidecars"`
 		Volumes   []corev1.Volume              `json:"volumes"`
 		Mounts    []v1alpha1.AppContainerMount `json:"mounts"`
-	}{r.placement, r.sidecars, r.volumes, r.mountSpecs})
+	}{r.placement, r.sidecars, r.volumes, normalizedMounts(r.mountSpecs)})
 	if err != nil {
 		panic(fmt.Sprintf("marshalling a profile spec cannot fail: %v", err))
 	}
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:8])
+}
+
+// normalizedMounts sorts each mount's container names: the CRD declares them a set, so their order must not
+// change the revision (and roll workloads out).
+func normalizedMounts(mounts []v1alpha1.AppContainerMount) []v1alpha1.AppContainerMount {
+	out := make([]v1alpha1.AppContainerMount, len(mounts))
+	for i, m := range mounts {
+		m.Containers = append([]string(nil), m.Containers...)
+		sort.Strings(m.Containers)
+		out[i] = m
+	}
+	return out
 }
 
 // mountTargets returns the app containers (by index) an AppContainerMount goes into: all of them, or those named.
