@@ -56,7 +56,8 @@ fuzz: ## Run the engine's fuzz target for FUZZTIME (default 30s).
 
 .PHONY: demo
 demo: build envtest-binaries ## Start a local control plane, run Outrigger, inject the sample Deployment.
-	go run ./hack/demo $(DEMO_ARGS)
+	go build -o $(LOCALBIN)/outrigger-demo ./hack/demo
+	$(LOCALBIN)/outrigger-demo $(DEMO_ARGS)
 
 ##@ Build
 
@@ -69,9 +70,17 @@ run: ## Run the manager against the cluster of the current kubeconfig.
 	go run ./cmd/manager
 
 IMG ?= outrigger:local
-.PHONY: image
-image: ## Build the container image's binary layout (see Dockerfile).
-	@echo "docker build -t $(IMG) ." ; echo "(no Docker engine here: the e2e suite builds the image by hand)"
+.PHONY: docker-build
+docker-build: ## Build the manager's container image with Docker (or set CONTAINER_TOOL=podman).
+	$(or $(CONTAINER_TOOL),docker) build -t $(IMG) .
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	kubectl apply --server-side -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Install Outrigger (CRDs, RBAC, manager in outrigger-system) with image IMG.
+	kubectl apply --server-side -k config/default
 
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

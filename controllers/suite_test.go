@@ -60,6 +60,7 @@ func runSuite(m *testing.M) int {
 	}
 	var err error
 	if cfg, err = testEnv.Start(); err != nil {
+		_ = testEnv.Stop() // Start may fail after starting etcd and the apiserver
 		fmt.Fprintf(os.Stderr, "FAIL: cannot start the envtest control plane from %s: %v\n"+
 			"Build the binaries with `make envtest-binaries` (make test does it for you).\n", assetsDir(), err)
 		return 1
