@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/controllers"
 )
 
 // The seed example: deployment-plain.yaml plus the log-shipper profile is stored as deployment-logshipper.yaml,
@@ -33,6 +35,14 @@ func TestDeployment_SeedExampleGetsTheLogShipper(t *testing.T) {
 		g.Expect(got.Spec.Template.Labels).To(HaveKeyWithValue(v1alpha1.InjectedLabel, "true"))
 		g.Expect(recordedProfiles(g, got)).To(Equal([]string{"SidecarProfile/logshipper"}))
 	}, timeout, interval).Should(Succeed())
+
+	// The write is Outrigger's, under its own field manager, and owns only what Outrigger added: the app
+	// container's image and command stay with the Deployment's author.
+	owned := ownedFields(g, getDeployment(g, ns, "myapp"), controllers.FieldOwner)
+	g.Expect(owned).To(And(ContainSubstring(`k:{\"name\":\"logshipper\"}`), ContainSubstring(`k:{\"name\":\"data\"}`),
+		ContainSubstring(`k:{\"mountPath\":\"/opt\"}`), ContainSubstring(v1alpha1.InjectionAnnotation)))
+	g.Expect(strings.Count(owned, `"f:image"`)).To(Equal(1), "only the sidecar's image is Outrigger's:\n%s", owned)
+	g.Expect(owned).NotTo(ContainSubstring(`"f:replicas"`))
 
 	g.Eventually(func(g Gomega) {
 		st := getProfile(g, ns, "logshipper").Status

@@ -141,3 +141,14 @@ func condition(st v1alpha1.SidecarProfileStatus, typ string) metav1.Condition {
 	}
 	return metav1.Condition{}
 }
+
+// ownedFields returns the JSON of the fields a field manager owns on an object.
+func ownedFields(g Gomega, obj client.Object, manager string) string {
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == manager && e.FieldsV1 != nil {
+			return string(e.FieldsV1.Raw)
+		}
+	}
+	g.Expect(manager).To(BeEmpty(), "no managedFields entry for %s", manager)
+	return ""
+}
