@@ -44,10 +44,13 @@ type WorkloadReconciler struct {
 // Reconcile injects, updates or removes sidecars on one workload.
 func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := r.Kind.NewObject()
+	id := workloadID{Kind: r.Kind.Name, NamespacedName: req.NamespacedName}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Failures.Clear(id) // a deleted workload needs no one's attention
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	id := workloadID{Kind: r.Kind.Name, NamespacedName: req.NamespacedName}
 	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj)
 	if err != nil {
 		return ctrl.Result{}, r.fail(obj, id, "ReadFailed", err)

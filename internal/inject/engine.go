@@ -207,29 +207,24 @@ func filter[T any](in []T, keep func(T) bool) []T {
 	return out
 }
 
-func findContainer(cs []corev1.Container, name string) *corev1.Container {
-	for i := range cs {
-		if cs[i].Name == name {
-			return &cs[i]
+// find returns the first element whose key is key, or nil.
+func find[T any](items []T, keyOf func(*T) string, key string) *T {
+	for i := range items {
+		if keyOf(&items[i]) == key {
+			return &items[i]
 		}
 	}
 	return nil
+}
+
+func findContainer(cs []corev1.Container, name string) *corev1.Container {
+	return find(cs, func(c *corev1.Container) string { return c.Name }, name)
 }
 
 func findVolume(vs []corev1.Volume, name string) *corev1.Volume {
-	for i := range vs {
-		if vs[i].Name == name {
-			return &vs[i]
-		}
-	}
-	return nil
+	return find(vs, func(v *corev1.Volume) string { return v.Name }, name)
 }
 
 func findMount(ms []corev1.VolumeMount, path string) *corev1.VolumeMount {
-	for i := range ms {
-		if ms[i].MountPath == path {
-			return &ms[i]
-		}
-	}
-	return nil
+	return find(ms, func(m *corev1.VolumeMount) string { return m.MountPath }, path)
 }
