@@ -260,3 +260,37 @@ func TestDeployment_ClusterProfileFollowsNamespaceSelector(t *testing.T) {
 		g.Expect(condition(got.Status, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 	}, timeout, interval).Should(Succeed())
 }
+
+// A profile the apiserver accepts but whose injection it refuses (a sidecar mounting a volume that exists
+// nowhere): the Deployment is untouched, and the profile is Stalled with the apiserver's answer, naming the
+// workload.
+func TestDeployment_RefusedWriteIsReportedWithTheApiserversAnswer(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t, nil)
+	create(t, newDeployment(ns, "web"))
+	spec := sidecarSpec("web", "proxy")
+	spec.Sidecars[0].VolumeMounts = []corev1.VolumeMount{{Name: "certs", MountPath: "/certs"}}
+	create(t, newProfile(ns, "proxy", spec))
+
+	g.Eventually(func(g Gomega) {
+		st := getProfile(g, ns, "proxy").Status
+		stalled := condition(st, v1alpha1.ConditionStalled)
+		g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(stalled.Reason).To(Equal(v1alpha1.ReasonWriteFailed))
+		g.Expect(stalled.Message).To(And(ContainSubstring("Deployment "+ns+"/web"), ContainSubstring("certs")))
+		g.Expect(st.NeedsAttention).To(ConsistOf(And(HaveField("Name", "web"), HaveField("Reason", v1alpha1.ReasonWriteFailed))))
+	}, timeout, interval).Should(Succeed())
+	g.Expect(getDeployment(g, ns, "web").Spec.Template.Spec.InitContainers).To(BeEmpty())
+
+	// Fixing the profile heals the workload and the status.
+	p := getProfile(g, ns, "proxy")
+	p.Spec.Volumes = []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "certs",
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}}
+	g.Expect(k8s.Update(context.Background(), p)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(initContainerNames(getDeployment(g, ns, "web"))).To(Equal([]string{"proxy"}))
+		st := getProfile(g, ns, "proxy").Status
+		g.Expect(condition(st, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(st.NeedsAttention).To(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+}

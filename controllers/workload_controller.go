@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
@@ -73,7 +74,12 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			log.FromContext(ctx).V(1).Info("workload changed while injecting; retrying", "error", err.Error())
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
-		return ctrl.Result{}, r.fail(obj, id, "InjectionFailed", err)
+		err = r.fail(obj, id, "InjectionFailed", err)
+		if apierrors.IsInvalid(err) {
+			// Retrying the same patch cannot succeed; a change to the profile or the workload reconciles again.
+			err = reconcile.TerminalError(err)
+		}
+		return ctrl.Result{}, err
 	}
 	r.Failures.Clear(id)
 	r.Events.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Inject", "%s", note)
