@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +44,15 @@ func TestDeployment_SeedExampleGetsTheLogShipper(t *testing.T) {
 		ContainSubstring(`k:{\"mountPath\":\"/opt\"}`), ContainSubstring(v1alpha1.InjectionAnnotation)))
 	g.Expect(strings.Count(owned, `"f:image"`)).To(Equal(1), "only the sidecar's image is Outrigger's:\n%s", owned)
 	g.Expect(owned).NotTo(ContainSubstring(`"f:replicas"`))
+
+	// The Deployment's events say what Outrigger did, and for which profile.
+	g.Eventually(func(g Gomega) {
+		var evs eventsv1.EventList
+		g.Expect(k8s.List(context.Background(), &evs, client.InNamespace(ns))).To(Succeed())
+		g.Expect(evs.Items).To(ContainElement(And(
+			HaveField("Regarding.Name", "myapp"), HaveField("Reason", "Injected"), HaveField("Type", corev1.EventTypeNormal),
+			HaveField("Note", "injected sidecars of SidecarProfile/logshipper"))))
+	}, timeout, interval).Should(Succeed())
 
 	g.Eventually(func(g Gomega) {
 		st := getProfile(g, ns, "logshipper").Status
