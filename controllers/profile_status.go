@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,6 +45,7 @@ type tally struct {
 	pending                     int // writes Outrigger still has to make
 	conflicts, failures         int
 	attention                   []v1alpha1.WorkloadAttention
+	attentionTotal              int // before the list is cut to MaxNeedsAttention
 }
 
 func count(in StatusInput) tally {
@@ -97,7 +99,15 @@ func ComputeStatus(old v1alpha1.SidecarProfileStatus, in StatusInput) v1alpha1.S
 		Injected:           t.injected,
 		UpToDate:           t.upToDate,
 	}
-	sort.Slice(t.attention, func(i, j int) bool { return attentionKey(t.attention[i]) < attentionKey(t.attention[j]) })
+	// Most urgent first, so that the cut never hides a workload that stalls the profile.
+	sort.Slice(t.attention, func(i, j int) bool {
+		a, b := t.attention[i], t.attention[j]
+		if blocking(a) != blocking(b) {
+			return blocking(a)
+		}
+		return attentionKey(a) < attentionKey(b)
+	})
+	t.attentionTotal = len(t.attention)
 	if len(t.attention) > v1alpha1.MaxNeedsAttention {
 		st.NeedsAttentionOmitted = int32(len(t.attention) - v1alpha1.MaxNeedsAttention)
 		t.attention = t.attention[:v1alpha1.MaxNeedsAttention]
@@ -125,7 +135,7 @@ func conditionsFor(in StatusInput, t tally) (ready, reconciling, stalled metav1.
 	}
 	switch {
 	case in.SpecError != nil:
-		msg := in.SpecError.Error()
+		msg := truncate(in.SpecError.Error(), 1024)
 		ready.Reason, ready.Message = v1alpha1.ReasonInvalidSpec, msg
 		stalled.Status, stalled.Reason, stalled.Message = metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec, msg
 		reconciling.Status, reconciling.Reason, reconciling.Message = metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, "waiting for a valid spec"
@@ -149,7 +159,7 @@ func conditionsFor(in StatusInput, t tally) (ready, reconciling, stalled metav1.
 		if t.matched == 0 {
 			ready.Message = "no workload matches the selector"
 		}
-		if n := len(t.attention); n > 0 {
+		if n := t.attentionTotal; n > 0 {
 			ready.Message += fmt.Sprintf("; %d left as they are by updatePolicy OnCreate (see status.needsAttention)", n)
 		}
 	}
@@ -159,14 +169,14 @@ func conditionsFor(in StatusInput, t tally) (ready, reconciling, stalled metav1.
 // stalledMessage names the first workload that needs a person and what to do, and how many more there are.
 func stalledMessage(t tally) string {
 	for _, a := range t.attention {
-		if a.Reason != v1alpha1.ReasonConflict && a.Reason != v1alpha1.ReasonWriteFailed {
+		if !blocking(a) {
 			continue
 		}
-		msg := fmt.Sprintf("%s %s/%s: %s", a.Kind, a.Namespace, a.Name, a.Message)
-		if more := t.conflicts + t.failures - 1; more > 0 {
-			msg += fmt.Sprintf(" (and %d more workloads, see status.needsAttention)", more)
+		more := ""
+		if n := t.conflicts + t.failures - 1; n > 0 {
+			more = fmt.Sprintf(" (and %d more workloads, see status.needsAttention)", n)
 		}
-		return truncate(msg, 1024)
+		return truncate(fmt.Sprintf("%s %s/%s: %s", a.Kind, a.Namespace, a.Name, a.Message), 1024-len(more)) + more
 	}
 	return fmt.Sprintf("%d workloads have conflicts or refused writes", t.conflicts+t.failures)
 }
@@ -179,13 +189,23 @@ func conflictMessage(cs []inject.Conflict) string {
 	return strings.Join(msgs, "; ")
 }
 
+// blocking reports whether an entry stalls the profile (as opposed to a workload left alone on purpose).
+func blocking(a v1alpha1.WorkloadAttention) bool {
+	return a.Reason == v1alpha1.ReasonConflict || a.Reason == v1alpha1.ReasonWriteFailed
+}
+
 func attentionKey(a v1alpha1.WorkloadAttention) string {
 	return string(a.Kind) + "/" + a.Namespace + "/" + a.Name
 }
 
+// truncate shortens s to at most n bytes, cutting between characters, with "..." when it cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

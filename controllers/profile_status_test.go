@@ -131,9 +131,13 @@ func checkInvariants(t *testing.T, in StatusInput, st v1alpha1.SidecarProfileSta
 		t.Errorf("%d needsAttention entries, more than %d", len(st.NeedsAttention), v1alpha1.MaxNeedsAttention)
 	}
 	if !sort.SliceIsSorted(st.NeedsAttention, func(i, j int) bool {
-		return attentionKey(st.NeedsAttention[i]) < attentionKey(st.NeedsAttention[j])
+		a, b := st.NeedsAttention[i], st.NeedsAttention[j]
+		if blocking(a) != blocking(b) {
+			return blocking(a)
+		}
+		return attentionKey(a) < attentionKey(b)
 	}) {
-		t.Errorf("needsAttention not sorted by kind/namespace/name: %+v", st.NeedsAttention)
+		t.Errorf("needsAttention not sorted: conflicts and refused writes first, then by kind/namespace/name: %+v", st.NeedsAttention)
 	}
 	for _, a := range st.NeedsAttention {
 		if len(a.Message) > maxMessage {
@@ -545,7 +549,7 @@ func TestComputeStatus_BoundsNeedsAttention(t *testing.T) {
 	}
 }
 
-// BUG?: the Ready message counts the workloads left alone by OnCreate with len(t.attention) after ComputeStatus
+// Regression: the Ready message counts the workloads left alone by OnCreate with len(t.attention) after ComputeStatus
 // has cut the list to MaxNeedsAttention, so 25 outdated workloads are reported as "20 left as they are". The
 // count should be of all of them (20 listed + needsAttentionOmitted).
 func TestComputeStatus_ReadyMessageCountsOmittedAttention(t *testing.T) {
@@ -555,7 +559,7 @@ func TestComputeStatus_ReadyMessageCountsOmittedAttention(t *testing.T) {
 		msg: []string{"0 of 25", "25 left as they are by updatePolicy OnCreate"}})
 }
 
-// BUG?: needsAttention is cut to MaxNeedsAttention by name alone, before the Stalled message is made from it. When
+// Regression: needsAttention is cut to MaxNeedsAttention by name alone, before the Stalled message is made from it. When
 // 20 workloads that are merely outdated (OnCreate) sort before the one in conflict, the conflicted workload is
 // neither listed in needsAttention nor named in Ready/Stalled, which fall back to "1 workloads have conflicts or
 // refused writes": a person cannot find which workload stalls the profile. Conflicts and refused writes should
@@ -613,8 +617,12 @@ func TestComputeStatus_TruncatesLongMessages(t *testing.T) {
 			}
 			for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionStalled} {
 				c := meta.FindStatusCondition(st.Conditions, typ)
-				if len(c.Message) > maxMessage || !strings.HasSuffix(c.Message, "...") {
-					t.Errorf("%s message is %d bytes, want at most %d ending \"...\"", typ, len(c.Message), maxMessage)
+				// Cut, but the count of the other workloads stays readable at the end.
+				if len(c.Message) > maxMessage || !strings.Contains(c.Message, "...") {
+					t.Errorf("%s message is %d bytes, want at most %d, cut with \"...\"", typ, len(c.Message), maxMessage)
+				}
+				if len(tc.ws) > 1 && !strings.HasSuffix(c.Message, "(and 1 more workloads, see status.needsAttention)") {
+					t.Errorf("%s message does not end with the count of the other workloads: ...%q", typ, c.Message[len(c.Message)-60:])
 				}
 				if !strings.HasPrefix(c.Message, "Deployment team-a/") {
 					t.Errorf("%s message %.60q... does not name the workload first", typ, c.Message)
@@ -624,7 +632,7 @@ func TestComputeStatus_TruncatesLongMessages(t *testing.T) {
 	}
 }
 
-// BUG?: the condition messages of an invalid spec are the parse error as is, with no bound. The error quotes the
+// Regression: the condition messages of an invalid spec are the parse error as is, with no bound. The error quotes the
 // offending label value, and the CRD does not bound the length of selector values, so a long malformed value
 // makes a Ready/Stalled message longer than the 32768 bytes metav1.Condition.message allows: the status patch is
 // then refused by the apiserver on every reconcile, and the profile never reports InvalidSpec.
@@ -878,7 +886,7 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
-// BUG?: truncate cuts at a byte offset, so a message with multi-byte characters (an apiserver error quoting a
+// Regression: truncate cuts at a byte offset, so a message with multi-byte characters (an apiserver error quoting a
 // non-ASCII value, a mount path with non-ASCII characters) can be cut inside a character, and the status
 // then holds invalid UTF-8 (which JSON encoding turns into U+FFFD). It should cut at a rune boundary.
 func TestTruncate_KeepsUTF8Valid(t *testing.T) {

@@ -264,7 +264,7 @@ type ClusterSidecarProfileSpec struct {
 	SidecarProfileSpec `json:",inline"`
 
 	// namespaceSelector selects the namespaces whose workloads the profile considers, by the namespace's labels.
-	// Left out, every namespace is in scope (Outrigger's own namespace and kube-system excepted).
+	// Left out, every namespace is in scope. kube-system and Outrigger's own namespace never are.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="spec.namespaceSelector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.namespaceSelector.matchExpressions[].values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/selection"
 )
 
 // options are the manager's flags.
@@ -69,6 +70,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	// The manager's own namespace (from the downward API) is out of reach of ClusterSidecarProfiles.
+	selection.ProtectNamespace(os.Getenv("POD_NAMESPACE"))
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr); err != nil {
 		return err

@@ -65,6 +65,19 @@ func Parse(p Profile) (Selectors, error) {
 	return s, nil
 }
 
+// protectedNamespaces are never reached by a ClusterSidecarProfile: kube-system, and the manager's own namespace
+// (added at start-up with ProtectNamespace), so that a cluster-wide profile cannot break the control plane's
+// add-ons or Outrigger itself. A SidecarProfile created inside one of them still applies there.
+var protectedNamespaces = map[string]bool{"kube-system": true}
+
+// ProtectNamespace adds a namespace that ClusterSidecarProfiles never select. Call it before the controllers
+// start; it is not safe to call concurrently with Selects.
+func ProtectNamespace(ns string) {
+	if ns != "" {
+		protectedNamespaces[ns] = true
+	}
+}
+
 // OptedOut reports whether a workload opted out of injection with the InjectLabel.
 func OptedOut(workload client.Object) bool {
 	return workload.GetLabels()[v1alpha1.InjectLabel] == v1alpha1.InjectDisabled
@@ -80,7 +93,7 @@ func Selects(p Profile, s Selectors, kind v1alpha1.WorkloadKind, workload client
 		if p.GetNamespace() != workload.GetNamespace() {
 			return false
 		}
-	} else if !s.Namespaces.Matches(labels.Set(namespaceLabels)) {
+	} else if protectedNamespaces[workload.GetNamespace()] || !s.Namespaces.Matches(labels.Set(namespaceLabels)) {
 		return false
 	}
 	return s.Workloads.Matches(labels.Set(workload.GetLabels()))
@@ -91,7 +104,9 @@ func Selects(p Profile, s Selectors, kind v1alpha1.WorkloadKind, workload client
 // without its sidecars (the admission webhook was down) still gets them.
 func ForEngine(p Profile, workload client.Object, recorded bool) inject.Profile {
 	spec := p.ProfileSpec()
+	// A workload being created (admission) has no creationTimestamp yet: it is new, so it gets the sidecars.
 	created, profileCreated := workload.GetCreationTimestamp(), p.GetCreationTimestamp()
-	keep := spec.UpdatePolicy == v1alpha1.UpdatePolicyOnCreate && (recorded || created.Before(&profileCreated))
+	existedBefore := !created.IsZero() && created.Before(&profileCreated)
+	keep := spec.UpdatePolicy == v1alpha1.UpdatePolicyOnCreate && (recorded || existedBefore)
 	return inject.Profile{Ref: Ref(p), Spec: spec, KeepOnly: keep}
 }
