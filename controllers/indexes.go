@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -143,13 +144,13 @@ func mapNamespaceToWorkloads(c client.Reader, kind workload.Kind) func(context.C
 // mapWorkloadToProfiles enqueues the profiles of one kind that select a workload or are recorded on it.
 func mapWorkloadToProfiles(c client.Reader, kind workload.Kind, clusterScoped bool) func(context.Context, client.Object) []reconcile.Request {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		cat := Catalog{Reader: c}
-		profiles, err := cat.profilesInScope(ctx, obj.GetNamespace())
+		cat := catalog.Catalog{Reader: c}
+		profiles, err := cat.ProfilesInScope(ctx, obj.GetNamespace())
 		if err != nil {
 			log.FromContext(ctx).Error(err, "listing profiles")
 			return nil
 		}
-		nsLabels, _ := cat.namespaceLabels(ctx, obj.GetNamespace())
+		nsLabels, _ := cat.NamespaceLabels(ctx, obj.GetNamespace())
 		recorded := map[string]bool{}
 		for _, k := range injectedProfileKeys(kind)(obj) {
 			recorded[k] = true

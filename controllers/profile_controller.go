@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -37,7 +38,7 @@ type ProfileReconciler struct {
 	// NewProfile returns an empty object of the profile kind this reconciler serves.
 	NewProfile func() selection.Profile
 	Kinds      []workload.Kind
-	Catalog    Catalog
+	Catalog    catalog.Catalog
 	Failures   *Failures
 	// Now is the clock for condition transition times.
 	Now func() metav1.Time
@@ -105,7 +106,7 @@ func (r *ProfileReconciler) observe(ctx context.Context, p selection.Profile) (S
 
 func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.Kind, obj client.Object, p selection.Profile,
 	sel selection.Selectors, specErr error, ref inject.ProfileRef) (WorkloadObservation, error) {
-	w := WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	w := WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName(), Immutable: kind.Immutable}
 	w.Failure = r.Failures.Get(workloadID{Kind: kind.Name, NamespacedName: client.ObjectKeyFromObject(obj)})
 	tmpl := kind.Template(obj)
 	rec, err := inject.ReadRecord(tmpl)
@@ -118,7 +119,7 @@ func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.K
 	}
 	if specErr == nil {
 		var nsLabels map[string]string
-		if nsLabels, err = r.Catalog.namespaceLabels(ctx, obj.GetNamespace()); err != nil {
+		if nsLabels, err = r.Catalog.NamespaceLabels(ctx, obj.GetNamespace()); err != nil {
 			return w, err
 		}
 		w.Selected = selection.Selects(p, sel, kind.Name, obj, nsLabels)
@@ -126,7 +127,7 @@ func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.K
 	if !w.Selected {
 		return w, nil
 	}
-	input, err := r.Catalog.EngineInput(ctx, kind, obj)
+	input, err := r.Catalog.EngineInput(ctx, kind, obj, kind.Immutable)
 	if err != nil {
 		return w, err
 	}
@@ -141,9 +142,11 @@ func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.K
 	return w, nil
 }
 
+// carriesAny reports whether a workload Outrigger can still clean up carries the profile. Jobs cannot change, so
+// the finalizer does not wait for them.
 func carriesAny(ws []WorkloadObservation) bool {
 	for _, w := range ws {
-		if w.LiveRevision != "" {
+		if w.LiveRevision != "" && !w.Immutable {
 			return true
 		}
 	}

@@ -27,6 +27,8 @@ type WorkloadObservation struct {
 	Conflicts []inject.Conflict
 	// Failure is why the last write was refused, or why the workload's record is unreadable; "" when none.
 	Failure string
+	// Immutable: the workload's pod template cannot change (a Job); Outcome is then what it can be left with.
+	Immutable bool
 }
 
 // StatusInput is everything the status of a profile is computed from.
@@ -52,7 +54,7 @@ func count(in StatusInput) tally {
 	var t tally
 	for _, w := range in.Workloads {
 		if !w.Selected || in.Deleting {
-			if w.LiveRevision != "" {
+			if w.LiveRevision != "" && !w.Immutable {
 				t.pending++ // sidecars still to remove
 			}
 			continue
@@ -73,11 +75,9 @@ func count(in StatusInput) tally {
 			t.conflicts++
 			entry.Reason, entry.Message = v1alpha1.ReasonConflict, truncate(conflictMessage(w.Conflicts), 1024)
 		case w.Outcome == inject.Kept:
-			entry.Reason = v1alpha1.ReasonOutdated
-			entry.Message = fmt.Sprintf("carries revision %s, not %s: updatePolicy is OnCreate, so it changes when the %s is recreated (or set updatePolicy: Rollout)", w.LiveRevision, in.Revision, w.Kind)
+			entry.Reason, entry.Message = v1alpha1.ReasonOutdated, outdatedMessage(w, in.Revision)
 		case w.Outcome == inject.Skipped:
-			entry.Reason = v1alpha1.ReasonNotInjected
-			entry.Message = fmt.Sprintf("existed before the profile and updatePolicy is OnCreate: it gets the sidecars when the %s is recreated (or set updatePolicy: Rollout)", w.Kind)
+			entry.Reason, entry.Message = v1alpha1.ReasonNotInjected, notInjectedMessage(w)
 		case w.LiveRevision != in.Revision:
 			t.pending++
 		}
@@ -86,6 +86,22 @@ func count(in StatusInput) tally {
 		}
 	}
 	return t
+}
+
+// outdatedMessage says why a workload keeps an older revision, and what gets it the current one.
+func outdatedMessage(w WorkloadObservation, revision string) string {
+	if w.Immutable {
+		return fmt.Sprintf("carries revision %s, not %s: a %s's pod template cannot change after creation; re-create it to get the current sidecars", w.LiveRevision, revision, w.Kind)
+	}
+	return fmt.Sprintf("carries revision %s, not %s: updatePolicy is OnCreate, so it changes when the %s is recreated (or set updatePolicy: Rollout)", w.LiveRevision, revision, w.Kind)
+}
+
+// notInjectedMessage says why a selected workload has no sidecars, and what gets it them.
+func notInjectedMessage(w WorkloadObservation) string {
+	if w.Immutable {
+		return fmt.Sprintf("was created before the profile, or while Outrigger's admission webhook was unavailable, and a %s's pod template cannot change after creation: re-create it to get the sidecars", w.Kind)
+	}
+	return fmt.Sprintf("existed before the profile and updatePolicy is OnCreate: it gets the sidecars when the %s is recreated (or set updatePolicy: Rollout)", w.Kind)
 }
 
 // ComputeStatus returns the profile's status for the observations; conditions keep their lastTransitionTime
@@ -160,7 +176,7 @@ func conditionsFor(in StatusInput, t tally) (ready, reconciling, stalled metav1.
 			ready.Message = "no workload matches the selector"
 		}
 		if n := t.attentionTotal; n > 0 {
-			ready.Message += fmt.Sprintf("; %d left as they are by updatePolicy OnCreate (see status.needsAttention)", n)
+			ready.Message += fmt.Sprintf("; %d left as they are (updatePolicy OnCreate, or Jobs that cannot change): see status.needsAttention", n)
 		}
 	}
 	return ready, reconciling, stalled

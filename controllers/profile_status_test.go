@@ -57,6 +57,8 @@ func kept(w *WorkloadObservation) { w.Outcome, w.LiveRevision = inject.Kept, old
 
 func skipped(w *WorkloadObservation) { w.Outcome, w.LiveRevision = inject.Skipped, "" }
 
+func immutable(w *WorkloadObservation) { w.Immutable = true }
+
 func conflicted(cs ...inject.Conflict) func(*WorkloadObservation) {
 	return func(w *WorkloadObservation) { w.Outcome, w.LiveRevision, w.Conflicts = inject.Conflicted, "", cs }
 }
@@ -350,7 +352,7 @@ func TestComputeStatus(t *testing.T) {
 			}},
 			matched: 2, injected: 2, upToDate: 1,
 			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
-				msg: []string{"1 of 2", "1 left as they are by updatePolicy OnCreate", "status.needsAttention"}},
+				msg: []string{"1 of 2", "1 left as they are (updatePolicy OnCreate", "status.needsAttention"}},
 			reconciling: succeeded,
 			stalled:     succeeded,
 			attention: []wantAttention{{name: "web", reason: v1alpha1.ReasonOutdated,
@@ -363,11 +365,48 @@ func TestComputeStatus(t *testing.T) {
 			}},
 			matched: 1, injected: 0, upToDate: 0,
 			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
-				msg: []string{"0 of 1", "1 left as they are by updatePolicy OnCreate"}},
+				msg: []string{"0 of 1", "1 left as they are (updatePolicy OnCreate"}},
 			reconciling: succeeded,
 			stalled:     succeeded,
 			attention: []wantAttention{{name: "nightly", reason: v1alpha1.ReasonNotInjected,
 				msg: []string{"existed before the profile", "updatePolicy is OnCreate", "CronJob is recreated"}}},
+		},
+		{
+			name: "Job created before the profile: Ready, reported as NotInjected with how to fix it",
+			in: StatusInput{Generation: 8, Revision: rev, Workloads: []WorkloadObservation{
+				obs(v1alpha1.KindJob, "team-a", "backfill", skipped, immutable),
+			}},
+			matched: 1, injected: 0, upToDate: 0,
+			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
+				msg: []string{"0 of 1", "1 left as they are", "Jobs that cannot change"}},
+			reconciling: succeeded,
+			stalled:     succeeded,
+			attention: []wantAttention{{name: "backfill", reason: v1alpha1.ReasonNotInjected,
+				msg: []string{"created before the profile", "admission webhook was unavailable", "re-create it"}}},
+		},
+		{
+			name: "Job at an older revision: reported as Outdated, never pending",
+			in: StatusInput{Generation: 8, Revision: rev, Workloads: []WorkloadObservation{
+				obs(v1alpha1.KindJob, "team-a", "backfill", kept, immutable),
+			}},
+			matched: 1, injected: 1, upToDate: 0,
+			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
+				msg: []string{"0 of 1", "1 left as they are"}},
+			reconciling: succeeded,
+			stalled:     succeeded,
+			attention: []wantAttention{{name: "backfill", reason: v1alpha1.ReasonOutdated,
+				msg: []string{"cannot change after creation", "re-create it"}}},
+		},
+		{
+			name: "a Job no longer selected keeps its sidecars: nothing pending",
+			in: StatusInput{Generation: 8, Revision: rev, Workloads: []WorkloadObservation{
+				obs(v1alpha1.KindJob, "team-a", "backfill", notSelected, live(oldRev), immutable),
+			}},
+			matched: 0, injected: 0, upToDate: 0,
+			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
+				msg: []string{"no workload matches the selector"}},
+			reconciling: succeeded,
+			stalled:     succeeded,
 		},
 		{
 			name: "Kept and Skipped together",
@@ -556,7 +595,7 @@ func TestComputeStatus_ReadyMessageCountsOmittedAttention(t *testing.T) {
 	in := StatusInput{Generation: 2, Revision: rev, Now: t1, Workloads: manyWorkloads(25, kept)}
 	st := ComputeStatus(v1alpha1.SidecarProfileStatus{}, in)
 	checkCond(t, st, v1alpha1.ConditionReady, wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
-		msg: []string{"0 of 25", "25 left as they are by updatePolicy OnCreate"}})
+		msg: []string{"0 of 25", "25 left as they are (updatePolicy OnCreate"}})
 }
 
 // Regression: needsAttention is cut to MaxNeedsAttention by name alone, before the Stalled message is made from it. When

@@ -9,22 +9,27 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// Kinds are the workload kinds the reconcilers serve.
-var Kinds = []workload.Kind{workload.Deployment}
+// Kinds are the workload kinds the reconcilers serve: Deployments and CronJobs are written, Jobs (immutable) are
+// only reported.
+var Kinds = workload.All
 
 // Setup registers the indexes and every reconciler with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager) error {
 	if err := setupIndexes(ctx, mgr, Kinds); err != nil {
 		return err
 	}
-	catalog := Catalog{Reader: mgr.GetClient()}
+	cat := catalog.Catalog{Reader: mgr.GetClient()}
 	failures := NewFailures()
 	for _, kind := range Kinds {
-		r := &WorkloadReconciler{Client: mgr.GetClient(), Kind: kind, Catalog: catalog,
+		if kind.Immutable {
+			continue
+		}
+		r := &WorkloadReconciler{Client: mgr.GetClient(), Kind: kind, Catalog: cat,
 			Events: mgr.GetEventRecorder("outrigger"), Failures: failures}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
@@ -34,7 +39,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 		func() selection.Profile { return &v1alpha1.SidecarProfile{} },
 		func() selection.Profile { return &v1alpha1.ClusterSidecarProfile{} },
 	} {
-		r := &ProfileReconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: Kinds, Catalog: catalog,
+		r := &ProfileReconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: Kinds, Catalog: cat,
 			Failures: failures, Now: metav1.Now}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -28,6 +29,8 @@ import (
 const FieldOwner = "outrigger"
 
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -37,7 +40,7 @@ const FieldOwner = "outrigger"
 type WorkloadReconciler struct {
 	client.Client
 	Kind     workload.Kind
-	Catalog  Catalog
+	Catalog  catalog.Catalog
 	Events   events.EventRecorder
 	Failures *Failures
 }
@@ -52,7 +55,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj)
+	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj, false)
 	if err != nil {
 		return ctrl.Result{}, r.fail(obj, id, "ReadFailed", err)
 	}

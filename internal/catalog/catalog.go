@@ -1,4 +1,6 @@
-package controllers
+// Package catalog answers, from a cache, which profiles select a workload: the engine input that the
+// reconcilers, the profile status and the admission webhook all share, so they never disagree.
+package catalog
 
 import (
 	"context"
@@ -15,24 +17,24 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// Catalog answers, from the cache, which profiles select a workload. Both reconcilers ask it, so the status a
-// profile reports is computed from exactly the engine input the workload reconciler uses.
+// Catalog answers, from the cache, which profiles select a workload.
 type Catalog struct {
 	client.Reader
 }
 
 // EngineInput returns the profiles the engine must apply to a workload. A recorded profile whose selector
-// cannot be parsed keeps what it injected (KeepOnly) rather than being stripped by accident.
-func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client.Object) ([]inject.Profile, error) {
+// cannot be parsed keeps what it injected (KeepOnly) rather than being stripped by accident. frozen asks what
+// the engine would do to a workload that cannot change (a Job after admission): every profile is KeepOnly.
+func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client.Object, frozen bool) ([]inject.Profile, error) {
 	rec, err := inject.ReadRecord(kind.Template(obj))
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := c.profilesInScope(ctx, obj.GetNamespace())
+	profiles, err := c.ProfilesInScope(ctx, obj.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
-	nsLabels, err := c.namespaceLabels(ctx, obj.GetNamespace())
+	nsLabels, err := c.NamespaceLabels(ctx, obj.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +50,16 @@ func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client
 			input = append(input, selection.ForEngine(p, obj, recorded))
 		}
 	}
+	if frozen {
+		for i := range input {
+			input[i].KeepOnly = true
+		}
+	}
 	return input, nil
 }
 
-// profilesInScope lists the SidecarProfiles of a namespace and every ClusterSidecarProfile.
-func (c Catalog) profilesInScope(ctx context.Context, namespace string) ([]selection.Profile, error) {
+// ProfilesInScope lists the SidecarProfiles of a namespace and every ClusterSidecarProfile.
+func (c Catalog) ProfilesInScope(ctx context.Context, namespace string) ([]selection.Profile, error) {
 	var local v1alpha1.SidecarProfileList
 	if err := c.List(ctx, &local, client.InNamespace(namespace)); err != nil {
 		return nil, fmt.Errorf("listing SidecarProfiles in %s: %w", namespace, err)
@@ -71,7 +78,8 @@ func (c Catalog) profilesInScope(ctx context.Context, namespace string) ([]selec
 	return out, nil
 }
 
-func (c Catalog) namespaceLabels(ctx context.Context, name string) (map[string]string, error) {
+// NamespaceLabels returns the labels of a namespace; none when it does not exist.
+func (c Catalog) NamespaceLabels(ctx context.Context, name string) (map[string]string, error) {
 	var ns corev1.Namespace
 	if err := c.Get(ctx, types.NamespacedName{Name: name}, &ns); err != nil {
 		if apierrors.IsNotFound(err) {
