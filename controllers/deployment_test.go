@@ -18,14 +18,14 @@ import (
 	"github.com/outrigger-dev/outrigger/controllers"
 )
 
-// The seed example: deployment-plain.yaml plus the log-shipper profile is stored as deployment-logshipper.yaml,
-// apart from Outrigger's annotation and label. The expected Deployment is created in a namespace of its own,
-// so that both templates carry the same apiserver defaults.
+// The seed example: deployment-plain.yaml, existing before the log-shipper profile, is given the sidecar by the
+// reconciler and stored as deployment-logshipper.yaml, apart from Outrigger's annotation and label. The expected
+// Deployment is created in a namespace of its own, so that both templates carry the same apiserver defaults.
 func TestDeployment_SeedExampleGetsTheLogShipper(t *testing.T) {
 	g := NewWithT(t)
 	ns, expectedNS := newNamespace(t, nil), newNamespace(t, nil)
-	create(t, newProfile(ns, "logshipper", logShipperSpec()), seedDeployment(t, "deployment-plain.yaml", ns),
-		seedDeployment(t, "deployment-logshipper.yaml", expectedNS))
+	create(t, seedDeployment(t, "deployment-plain.yaml", ns), seedDeployment(t, "deployment-logshipper.yaml", expectedNS))
+	create(t, newProfile(ns, "logshipper", logShipperSpec()))
 
 	g.Eventually(func(g Gomega) {
 		got := getDeployment(g, ns, "myapp")

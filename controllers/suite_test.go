@@ -2,11 +2,14 @@ package controllers_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,9 +28,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/controllers"
+	outriggerwebhook "github.com/outrigger-dev/outrigger/internal/webhook"
 )
 
 // The suite runs against a real kube-apiserver and etcd (envtest), built from Go modules by
@@ -57,6 +62,8 @@ func runSuite(m *testing.M) int {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assetsDir(),
+		// The webhook configurations as shipped, pointed by envtest at the manager's webhook server below.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join("..", "config", "webhook", "manifests.yaml")}},
 	}
 	var err error
 	if cfg, err = testEnv.Start(); err != nil {
@@ -100,10 +107,14 @@ func startManager() error {
 	defer managerMu.Unlock()
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.WrapTransport = writes.wrap
+	wh := testEnv.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+		}),
 		// A restarted manager registers the same controller names again in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -115,6 +126,7 @@ func startManager() error {
 		cancel()
 		return err
 	}
+	outriggerwebhook.Register(mgr)
 	stopMgr, mgrDone = cancel, make(chan struct{})
 	go func(done chan struct{}) {
 		defer close(done)
@@ -122,7 +134,24 @@ func startManager() error {
 			fmt.Fprintln(os.Stderr, "manager stopped with error:", err)
 		}
 	}(mgrDone)
-	return nil
+	return waitForWebhookServer(wh.LocalServingHost, wh.LocalServingPort)
+}
+
+// waitForWebhookServer returns once the webhook server accepts TLS connections, so that no test creates a
+// workload the apiserver would admit without asking it.
+func waitForWebhookServer(host string, port int) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a liveness probe
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook server at %s not serving: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func stopManager() {

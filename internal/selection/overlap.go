@@ -1,0 +1,106 @@
+package selection
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+)
+
+// MayOverlap reports whether two profiles can select a common workload. It answers false only when that is
+// provably impossible (disjoint kinds, namespaces or label requirements), so a collision check built on it errs
+// on the side of refusing. namespaceLabels returns the labels of an existing namespace (nil when unknown).
+func MayOverlap(a, b Profile, namespaceLabels func(string) map[string]string) bool {
+	if !kindsOverlap(a.ProfileSpec(), b.ProfileSpec()) || !scopesOverlap(a, b, namespaceLabels) {
+		return false
+	}
+	return !Disjoint(a.ProfileSpec().Selector, b.ProfileSpec().Selector)
+}
+
+func kindsOverlap(a, b *v1alpha1.SidecarProfileSpec) bool {
+	for _, k := range []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindJob, v1alpha1.KindCronJob} {
+		if a.SelectsKind(k) && b.SelectsKind(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// scopesOverlap: two SidecarProfiles share only their own namespace; a SidecarProfile and a
+// ClusterSidecarProfile share the former's namespace if the latter selects it; two ClusterSidecarProfiles share
+// some namespace unless their namespace selectors are disjoint.
+func scopesOverlap(a, b Profile, namespaceLabels func(string) map[string]string) bool {
+	aNS, bNS := a.GetNamespace(), b.GetNamespace()
+	switch {
+	case aNS != "" && bNS != "":
+		return aNS == bNS
+	case aNS != "":
+		return clusterReaches(b, aNS, namespaceLabels(aNS))
+	case bNS != "":
+		return clusterReaches(a, bNS, namespaceLabels(bNS))
+	default:
+		return !Disjoint(a.NamespaceSelector(), b.NamespaceSelector())
+	}
+}
+
+// clusterReaches reports whether a ClusterSidecarProfile can select workloads in a namespace.
+func clusterReaches(p Profile, namespace string, nsLabels map[string]string) bool {
+	if protectedNamespaces[namespace] {
+		return false
+	}
+	if p.NamespaceSelector() == nil {
+		return true
+	}
+	sel, err := metav1.LabelSelectorAsSelector(p.NamespaceSelector())
+	if err != nil {
+		return true
+	}
+	if nsLabels == nil {
+		nsLabels = map[string]string{"kubernetes.io/metadata.name": namespace}
+	}
+	return sel.Matches(labels.Set(nsLabels))
+}
+
+// Disjoint reports whether no label set can match both selectors, judged key by key. A nil selector selects
+// nothing, so it is disjoint from everything; an unparsable one is taken to overlap.
+func Disjoint(a, b *metav1.LabelSelector) bool {
+	if a == nil || b == nil {
+		return true
+	}
+	sa, errA := metav1.LabelSelectorAsSelector(a)
+	sb, errB := metav1.LabelSelectorAsSelector(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	ra, _ := sa.Requirements()
+	rb, _ := sb.Requirements()
+	for _, x := range ra {
+		for _, y := range rb {
+			if x.Key() == y.Key() && (contradicts(x, y) || contradicts(y, x)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contradicts reports whether no value of one label key can satisfy both requirements.
+func contradicts(x, y labels.Requirement) bool {
+	xs, ys := sets.New(x.ValuesUnsorted()...), sets.New(y.ValuesUnsorted()...)
+	switch x.Operator() {
+	case selection.In, selection.Equals, selection.DoubleEquals:
+		switch y.Operator() {
+		case selection.In, selection.Equals, selection.DoubleEquals:
+			return xs.Intersection(ys).Len() == 0
+		case selection.NotIn, selection.NotEquals:
+			return ys.IsSuperset(xs)
+		case selection.DoesNotExist:
+			return true
+		}
+	case selection.Exists:
+		return y.Operator() == selection.DoesNotExist
+	}
+	return false
+}

@@ -1,0 +1,104 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/jsonpatch"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// Injector is the mutating webhook for Deployments (create, update), Jobs (create) and CronJobs (create,
+// update). It never refuses a request: anything it cannot do is allowed unchanged, with a warning, and the
+// reconciler (or, for a Job, the profile's status) takes it from there.
+type Injector struct {
+	Catalog catalog.Catalog
+}
+
+// Handle answers with a JSON patch of the paths the engine changed, computed so that it applies to the raw
+// object: a field our k8s.io/api does not know survives.
+func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.Response {
+	kind, ok := workload.ByName(v1alpha1.WorkloadKind(req.Kind.Kind))
+	if !ok || (kind.Immutable && req.Operation != admissionv1.Create) {
+		return admission.Allowed("")
+	}
+	obj := kind.NewObject()
+	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
+		return allowedWithWarning(ctx, "cannot read the %s (%v): no sidecars injected", req.Kind.Kind, err)
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(req.Namespace) // a create request may leave it to the URL
+	}
+	profiles, err := h.Catalog.EngineInput(ctx, kind, obj, false)
+	if err != nil {
+		return allowedWithWarning(ctx, "cannot list the profiles for %s %s: %v; the reconciler injects it later", kind.Name, obj.GetName(), err)
+	}
+	before := kind.Template(obj)
+	res, err := inject.Inject(before, profiles)
+	if err != nil {
+		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
+	}
+	warnings := conflictWarnings(res)
+	if !res.Changed {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	patch, err := templatePatch(kind.TemplatePath, before, res.Template)
+	if err != nil {
+		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
+	}
+	return patchResponse(patch).WithWarnings(warnings...)
+}
+
+// templatePatch diffs the typed templates and places the operations under the template's path in the object.
+func templatePatch(path string, before, after *corev1.PodTemplateSpec) ([]byte, error) {
+	a, err := json.Marshal(before)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(after)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := jsonpatch.Diff(a, b)
+	if err != nil {
+		return nil, fmt.Errorf("computing the patch: %w", err)
+	}
+	return json.Marshal(jsonpatch.Prefix(ops, path))
+}
+
+func patchResponse(patch []byte) admission.Response {
+	pt := admissionv1.PatchTypeJSONPatch
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+		Allowed: true, Patch: patch, PatchType: &pt,
+		Result:  &metav1.Status{Code: http.StatusOK},
+	}}
+}
+
+// conflictWarnings tells the person creating the workload which profiles were not injected, and why.
+func conflictWarnings(res inject.Result) []string {
+	var out []string
+	for _, p := range res.Profiles {
+		for _, c := range p.Conflicts {
+			out = append(out, fmt.Sprintf("Outrigger did not inject %s: %s", p.Ref, c.Message()))
+		}
+	}
+	return out
+}
+
+// allowedWithWarning admits the object unchanged: a webhook that cannot inject must never block a deploy.
+func allowedWithWarning(ctx context.Context, format string, args ...any) admission.Response {
+	msg := fmt.Sprintf("Outrigger: "+format, args...)
+	log.FromContext(ctx).Info(msg)
+	return admission.Allowed("").WithWarnings(msg)
+}

@@ -1,0 +1,27 @@
+// Package webhook holds Outrigger's admission webhooks: the mutating one that gives Deployments, Jobs and
+// CronJobs their sidecars as they are created (and keeps them on updates), with the same engine and the same
+// profiles as the reconcilers, and the validating one that refuses a profile whose sidecar or volume names
+// collide with another profile's on workloads both can select.
+package webhook
+
+import (
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/outrigger-dev/outrigger/internal/catalog"
+)
+
+// Paths the webhooks are served on; config/webhook/manifests.yaml points the apiserver at them.
+const (
+	MutateWorkloadsPath  = "/mutate-workloads"
+	ValidateProfilesPath = "/validate-profiles"
+)
+
+// Register serves both webhooks on the manager's webhook server. They read profiles and namespaces from the
+// manager's cache, so answering costs no apiserver round trip.
+func Register(mgr ctrl.Manager) {
+	server := mgr.GetWebhookServer()
+	reader := mgr.GetClient()
+	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{Catalog: catalog.Catalog{Reader: reader}}})
+	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &CollisionValidator{Reader: reader}})
+}
