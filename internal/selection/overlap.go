@@ -41,8 +41,16 @@ func scopesOverlap(a, b Profile, namespaceLabels func(string) map[string]string)
 	case bNS != "":
 		return clusterReaches(a, bNS, namespaceLabels(bNS))
 	default:
-		return !Disjoint(a.NamespaceSelector(), b.NamespaceSelector())
+		return !Disjoint(allIfNil(a.NamespaceSelector()), allIfNil(b.NamespaceSelector()))
 	}
+}
+
+// allIfNil reads a left-out namespaceSelector as what it means: every namespace.
+func allIfNil(s *metav1.LabelSelector) *metav1.LabelSelector {
+	if s == nil {
+		return &metav1.LabelSelector{}
+	}
+	return s
 }
 
 // clusterReaches reports whether a ClusterSidecarProfile can select workloads in a namespace.
