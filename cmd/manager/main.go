@@ -1,24 +1,40 @@
-// Command manager runs Outrigger's controllers: it injects the sidecars of SidecarProfiles and
-// ClusterSidecarProfiles into the workloads they select and reports progress in the profiles' status.
+// Command manager runs Outrigger's controllers and admission webhooks: it injects the sidecars of SidecarProfiles
+// and ClusterSidecarProfiles into the workloads they select and reports progress in the profiles' status.
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/webhook"
+)
+
+// The values of --webhook-cert-mode.
+const (
+	certModeSelfManaged = "self-managed" // Outrigger makes, rotates and injects its own certificates
+	certModeExternal    = "external"     // cert-manager (or a test, or a person) puts them in --webhook-cert-dir
 )
 
 // options are the manager's flags.
@@ -27,6 +43,18 @@ type options struct {
 	leaderElect            bool
 	secureMetrics          bool
 	enableHTTP2            bool
+	webhook                webhookOptions
+}
+
+type webhookOptions struct {
+	enabled                      bool
+	certMode                     string
+	certDir, host                string
+	port                         int
+	secretName, serviceName      string
+	extraDNSNames                []string
+	mutatingName, validatingName string
+	namespace                    string // POD_NAMESPACE, not a flag
 }
 
 func main() {
@@ -35,15 +63,85 @@ func main() {
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes; 0 disables them.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the apiserver.")
-	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 as well (off: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 as well (off: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	bindWebhookFlags(&o.webhook)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
+	o.webhook.namespace = os.Getenv("POD_NAMESPACE")
+	if err := o.webhook.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "outrigger:", err)
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
+	}
+}
+
+func bindWebhookFlags(w *webhookOptions) {
+	flag.BoolVar(&w.enabled, "enable-webhooks", true, "Serve the admission webhooks, which inject workloads as they are created and check profiles.")
+	flag.StringVar(&w.certMode, "webhook-cert-mode", certModeSelfManaged, "Where the webhook serving certificate comes from: "+
+		"self-managed (Outrigger makes and rotates a CA and certificate in a Secret of its namespace and sets the webhook configurations' caBundle) "+
+		"or external (files in --webhook-cert-dir, e.g. from cert-manager; the caBundle is someone else's job).")
+	flag.StringVar(&w.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory of the webhook server's tls.crt and tls.key.")
+	flag.StringVar(&w.host, "webhook-host", "", "Address the webhook server listens on; empty for all interfaces.")
+	flag.IntVar(&w.port, "webhook-port", 9443, "Port of the webhook server.")
+	flag.StringVar(&w.secretName, "webhook-secret-name", "outrigger-webhook-server-cert", "Secret, in POD_NAMESPACE, of the self-managed CA and certificate.")
+	flag.StringVar(&w.serviceName, "webhook-service-name", "outrigger-webhook-service", "Service, in POD_NAMESPACE, in front of the webhook server; the self-managed certificate is valid for its DNS names.")
+	flag.Func("webhook-cert-extra-dns", "Further DNS names, comma-separated, for the self-managed certificate, e.g. localhost for a manager run outside the cluster (DNS names only: the certificate cannot carry IP addresses).",
+		func(s string) error {
+			for name := range strings.SplitSeq(s, ",") {
+				w.extraDNSNames = append(w.extraDNSNames, strings.TrimSpace(name))
+			}
+			return nil
+		})
+	flag.StringVar(&w.mutatingName, "mutating-webhook-configuration", "outrigger-mutating-webhook-configuration", "MutatingWebhookConfiguration whose caBundle the self-managed mode keeps current.")
+	flag.StringVar(&w.validatingName, "validating-webhook-configuration", "outrigger-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle the self-managed mode keeps current.")
+}
+
+// validate turns bad flag values into an error that names the flag and what it accepts.
+func (w webhookOptions) validate() error {
+	if !w.enabled {
+		return nil
+	}
+	if w.certMode != certModeSelfManaged && w.certMode != certModeExternal {
+		return fmt.Errorf("--webhook-cert-mode=%q: must be %s or %s", w.certMode, certModeSelfManaged, certModeExternal)
+	}
+	if w.port < 1 || w.port > 65535 {
+		return fmt.Errorf("--webhook-port=%d: must be between 1 and 65535", w.port)
+	}
+	if w.certMode == certModeExternal {
+		return nil
+	}
+	if w.namespace == "" {
+		return errors.New("POD_NAMESPACE is not set: --webhook-cert-mode=self-managed keeps its certificates in a Secret " +
+			"of the manager's namespace; set POD_NAMESPACE to it (the Deployment does, from the downward API), " +
+			"or use --webhook-cert-mode=external or --enable-webhooks=false")
+	}
+	for _, name := range w.extraDNSNames {
+		if name == "" || net.ParseIP(name) != nil {
+			return fmt.Errorf("--webhook-cert-extra-dns: %q is not a DNS name (IP addresses are not supported; use e.g. localhost)", name)
+		}
+	}
+	for _, f := range []struct{ flag, value string }{{"webhook-secret-name", w.secretName}, {"webhook-service-name", w.serviceName},
+		{"mutating-webhook-configuration", w.mutatingName}, {"validating-webhook-configuration", w.validatingName}} {
+		if f.value == "" {
+			return fmt.Errorf("--%s must not be empty with --webhook-cert-mode=self-managed", f.flag)
+		}
+	}
+	return nil
+}
+
+// selfManaged reports whether the manager serves webhooks with certificates of its own.
+func (w webhookOptions) selfManaged() bool { return w.enabled && w.certMode == certModeSelfManaged }
+
+func (w webhookOptions) certOptions() certs.Options {
+	return certs.Options{
+		Namespace: w.namespace, SecretName: w.secretName, ServiceName: w.serviceName, ExtraDNSNames: w.extraDNSNames,
+		CertDir: w.certDir, MutatingWebhookConfiguration: w.mutatingName, ValidatingWebhookConfiguration: w.validatingName,
 	}
 }
 
@@ -60,20 +158,32 @@ func run(o options) error {
 	if o.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	var cacheOpts cache.Options
+	if o.webhook.selfManaged() {
+		cacheOpts.ByObject = o.webhook.certOptions().CacheByObject()
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  cacheOpts,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "outrigger.sidecars.outrigger.dev",
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Host: o.webhook.host, Port: o.webhook.port, CertDir: o.webhook.certDir, TLSOpts: tlsOpts,
+		}),
 	})
 	if err != nil {
 		return err
 	}
 	// The manager's own namespace (from the downward API) is out of reach of ClusterSidecarProfiles.
-	selection.ProtectNamespace(os.Getenv("POD_NAMESPACE"))
+	selection.ProtectNamespace(o.webhook.namespace)
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr); err != nil {
+		return err
+	}
+	webhooksReady, err := setupWebhooks(ctx, mgr, o.webhook)
+	if err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -82,6 +192,46 @@ func run(o options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
+	if err := mgr.AddReadyzCheck("webhooks", webhooksReady); err != nil {
+		return err
+	}
 	ctrl.Log.Info("starting Outrigger")
 	return mgr.Start(ctx)
+}
+
+// setupWebhooks registers the webhooks once their certificate is there, and returns the readiness check that
+// passes once the webhook server serves. Registering adds the webhook server to the manager, which starts it at
+// once if the manager runs; the server fails to start without a certificate, hence the wait (gatekeeper's way).
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w webhookOptions) (healthz.Checker, error) {
+	if !w.enabled {
+		return healthz.Ping, nil
+	}
+	if !w.selfManaged() {
+		// The files are there already (or the server fails to start, which says what is missing).
+		webhook.Register(mgr)
+		return mgr.GetWebhookServer().StartedChecker(), nil
+	}
+	certsReady, err := certs.Setup(ctx, mgr, w.certOptions())
+	if err != nil {
+		return nil, err
+	}
+	registered := make(chan struct{})
+	go func() {
+		select {
+		case <-certsReady:
+			if ctx.Err() == nil { // the manager refuses new runnables once it stops
+				webhook.Register(mgr)
+				close(registered)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return func(req *http.Request) error {
+		select {
+		case <-registered:
+			return mgr.GetWebhookServer().StartedChecker()(req)
+		default:
+			return errors.New("the webhook certificate is not ready yet")
+		}
+	}, nil
 }
