@@ -58,7 +58,9 @@ func TestMayOverlap(t *testing.T) {
 		return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "c"},
 			Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: v1alpha1.SidecarProfileSpec{Selector: all}, NamespaceSelector: nsSel}}
 	}
-	team := func(v string) *metav1.LabelSelector { return &metav1.LabelSelector{MatchLabels: map[string]string{"team": v}} }
+	team := func(v string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchLabels: map[string]string{"team": v}}
+	}
 	nsLabels := func(ns string) map[string]string {
 		return map[string]string{"kubernetes.io/metadata.name": ns, "team": map[string]string{"shop": "payments", "blog": "content"}[ns]}
 	}

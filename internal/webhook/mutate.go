@@ -81,7 +81,7 @@ func patchResponse(patch []byte) admission.Response {
 	pt := admissionv1.PatchTypeJSONPatch
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		Allowed: true, Patch: patch, PatchType: &pt,
-		Result:  &metav1.Status{Code: http.StatusOK},
+		Result: &metav1.Status{Code: http.StatusOK},
 	}}
 }
 
