@@ -66,8 +66,8 @@ build: ## Build the manager into bin/.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 
 .PHONY: run
-run: ## Run the manager against the cluster of the current kubeconfig.
-	go run ./cmd/manager
+run: ## Run the manager against the cluster of the current kubeconfig (reconcilers only: the cluster cannot reach a webhook on your machine).
+	go run ./cmd/manager --enable-webhooks=false
 
 IMG ?= outrigger:local
 .PHONY: docker-build

@@ -32,6 +32,7 @@ import (
 const (
 	defaultAssets    = "bin/k8s/v1.37.1" // what `make envtest-binaries` builds; KUBEBUILDER_ASSETS overrides it
 	crdDir           = "config/crd/bases"
+	webhookManifests = "config/webhook/manifests.yaml"
 	profileSample    = "config/samples/sidecars_v1alpha1_sidecarprofile.yaml"
 	deploymentSample = "config/samples/deployment-myapp.yaml"
 	managerBinary    = "bin/manager"
@@ -79,18 +80,23 @@ func run(ctx context.Context, exitEarly bool) (err error) {
 	k := kubectl{path: filepath.Join(assets, "kubectl"), kubeconfig: kubeconfig}
 
 	fmt.Println("==> Starting the manager")
-	mgr, err := startManager(kubeconfig)
+	mgr, err := startManager(kubeconfig, env.WebhookInstallOptions)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, mgr.stop()) }()
 
-	// The profile first, as a platform team would have it in place before the app team deploys.
+	// The profile first, as a platform team would have it in place before the app team deploys; once the manager
+	// has seen it, its admission webhook gives the Deployment the sidecar as it is created.
 	fmt.Println("==> Applying the samples")
-	for _, f := range []string{profileSample, deploymentSample} {
-		if err := k.run("apply", "-f", f); err != nil {
-			return err
-		}
+	if err := k.run("apply", "-f", profileSample); err != nil {
+		return err
+	}
+	if err := k.run("wait", "--for=jsonpath={.status.observedGeneration}=1", "--timeout=60s", "sidecarprofile/logshipper"); err != nil {
+		return fmt.Errorf("the manager did not pick up the profile (see %s): %w", mgr.logPath, err)
+	}
+	if err := k.run("apply", "-f", deploymentSample); err != nil {
+		return err
 	}
 	if err := waitForInjection(ctx, k, mgr); err != nil {
 		return err
@@ -134,6 +140,9 @@ func startControlPlane(assets string) (*envtest.Environment, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{crdDir},
 		ErrorIfCRDPathMissing: true,
+		// The webhook configurations as shipped; envtest points them at a local port with its own serving
+		// certificate, which the manager is given below.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{webhookManifests}},
 	}
 	if _, err := env.Start(); err != nil {
 		// Start can fail after etcd and the apiserver are up (installing the CRDs): stop what did start.
@@ -179,14 +188,17 @@ type manager struct {
 	err     error
 }
 
-func startManager(kubeconfig string) (*manager, error) {
+func startManager(kubeconfig string, wh envtest.WebhookInstallOptions) (*manager, error) {
 	logPath := filepath.Join(demoDir, "manager.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	// No health probe or metrics listeners: nothing scrapes or probes them here, and fixed ports could be taken.
-	cmd := exec.Command(managerBinary, "--health-probe-bind-address=0", "--metrics-bind-address=0")
+	// The webhook serves with the certificate envtest made (external mode): the apiserver already trusts it.
+	cmd := exec.Command(managerBinary, "--health-probe-bind-address=0", "--metrics-bind-address=0",
+		"--webhook-cert-mode=external", "--webhook-cert-dir="+wh.LocalServingCertDir,
+		"--webhook-host="+wh.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, so that Ctrl-C in the terminal reaches only us and the manager gets one SIGTERM
@@ -265,6 +277,16 @@ func show(k kubectl) error {
 		return fmt.Errorf("converting the pod template to YAML: %w", err)
 	}
 	fmt.Print(string(out))
+	gen, err := k.output("get", "deployment", "myapp", "-o", "jsonpath={.metadata.generation}")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n    generation %s: ", gen)
+	if gen == "1" {
+		fmt.Println("the admission webhook injected the sidecar as the Deployment was created, so its first rollout has it")
+	} else {
+		fmt.Println("the reconciler injected the sidecar after creation (the webhook was not reached)")
+	}
 
 	fmt.Println("\n==> kubectl get sidecarprofiles -o wide")
 	return k.run("get", "sidecarprofiles", "-o", "wide")
