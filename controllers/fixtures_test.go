@@ -17,19 +17,27 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
-// seedDeployment reads a Deployment from test/testdata/seed into a namespace.
-func seedDeployment(t *testing.T, file, namespace string) *appsv1.Deployment {
+// seed reads a workload from test/testdata/seed into a namespace.
+func seed[T any, PT interface {
+	*T
+	client.Object
+}](t *testing.T, file, namespace string) PT {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "test", "testdata", "seed", file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d appsv1.Deployment
-	if err := yaml.UnmarshalStrict(raw, &d); err != nil {
+	obj := PT(new(T))
+	if err := yaml.UnmarshalStrict(raw, obj); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	d.Namespace = namespace
-	return &d
+	obj.SetNamespace(namespace)
+	return obj
+}
+
+// seedDeployment reads a Deployment from test/testdata/seed into a namespace.
+func seedDeployment(t *testing.T, file, namespace string) *appsv1.Deployment {
+	return seed[appsv1.Deployment](t, file, namespace)
 }
 
 // logShipperSpec is the profile that turns deployment-plain.yaml into deployment-logshipper.yaml.

@@ -2,8 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
@@ -179,17 +176,7 @@ func waitUntilSeen(g Gomega, ns, name string) {
 }
 
 func seedJob(t *testing.T, file, namespace string) *batchv1.Job {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "test", "testdata", "seed", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j batchv1.Job
-	if err := yaml.UnmarshalStrict(raw, &j); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	j.Namespace = namespace
-	return &j
+	return seed[batchv1.Job](t, file, namespace)
 }
 
 func initContainerNamesOf(tmpl corev1.PodTemplateSpec) []string {

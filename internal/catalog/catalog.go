@@ -58,11 +58,22 @@ func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client
 	return input, nil
 }
 
-// ProfilesInScope lists the SidecarProfiles of a namespace and every ClusterSidecarProfile.
+// ProfilesInScope lists the SidecarProfiles of a namespace and every ClusterSidecarProfile: all the profiles
+// that can select a workload of that namespace.
 func (c Catalog) ProfilesInScope(ctx context.Context, namespace string) ([]selection.Profile, error) {
+	return c.profiles(ctx, client.InNamespace(namespace))
+}
+
+// AllProfiles lists every SidecarProfile, in every namespace, and every ClusterSidecarProfile.
+func (c Catalog) AllProfiles(ctx context.Context) ([]selection.Profile, error) {
+	return c.profiles(ctx)
+}
+
+// profiles lists the SidecarProfiles the options select, and every ClusterSidecarProfile.
+func (c Catalog) profiles(ctx context.Context, opts ...client.ListOption) ([]selection.Profile, error) {
 	var local v1alpha1.SidecarProfileList
-	if err := c.List(ctx, &local, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("listing SidecarProfiles in %s: %w", namespace, err)
+	if err := c.List(ctx, &local, opts...); err != nil {
+		return nil, fmt.Errorf("listing SidecarProfiles: %w", err)
 	}
 	var cluster v1alpha1.ClusterSidecarProfileList
 	if err := c.List(ctx, &cluster); err != nil {

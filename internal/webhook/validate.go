@@ -36,7 +36,7 @@ func (v *CollisionValidator) Handle(ctx context.Context, req admission.Request) 
 		return admission.Allowed("") // a profile on its way out collides with nobody
 	}
 	cat := catalog.Catalog{Reader: v.Reader}
-	others, err := v.othersInReach(ctx, cat, p)
+	others, err := othersInReach(ctx, cat, p)
 	if err != nil {
 		return admission.Allowed("").WithWarnings(fmt.Sprintf("Outrigger could not check this profile against the others: %v", err))
 	}
@@ -73,26 +73,11 @@ func decodeProfile(req admission.Request) (selection.Profile, error) {
 
 // othersInReach lists the profiles p may meet: for a SidecarProfile, those of its namespace and the cluster ones;
 // for a ClusterSidecarProfile, every profile.
-func (v *CollisionValidator) othersInReach(ctx context.Context, cat catalog.Catalog, p selection.Profile) ([]selection.Profile, error) {
+func othersInReach(ctx context.Context, cat catalog.Catalog, p selection.Profile) ([]selection.Profile, error) {
 	if p.GetNamespace() != "" {
 		return cat.ProfilesInScope(ctx, p.GetNamespace())
 	}
-	var local v1alpha1.SidecarProfileList
-	if err := v.Reader.List(ctx, &local); err != nil {
-		return nil, err
-	}
-	var cluster v1alpha1.ClusterSidecarProfileList
-	if err := v.Reader.List(ctx, &cluster); err != nil {
-		return nil, err
-	}
-	out := make([]selection.Profile, 0, len(local.Items)+len(cluster.Items))
-	for i := range local.Items {
-		out = append(out, &local.Items[i])
-	}
-	for i := range cluster.Items {
-		out = append(out, &cluster.Items[i])
-	}
-	return out, nil
+	return cat.AllProfiles(ctx)
 }
 
 func sameProfile(a, b selection.Profile) bool {
