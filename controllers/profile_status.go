@@ -29,6 +29,46 @@ type WorkloadObservation struct {
 	Failure string
 	// Immutable: the workload's pod template cannot change (a Job); Outcome is then what it can be left with.
 	Immutable bool
+	// Rollout is the workload's own rollout, from its status.
+	Rollout RolloutObservation
+	// Sidecars are the profile's sidecars in the workload's pods (one entry per sidecar per pod), from the pods'
+	// initContainerStatuses. Pods that do not carry the profile are not observed.
+	Sidecars []SidecarObservation
+}
+
+// RolloutObservation is a workload's own rollout, read from its status.
+type RolloutObservation struct {
+	// Done: the workload runs the pod template it has now. A Deployment: observedGeneration caught up and every
+	// desired replica updated and available. A Job: complete, or its pods run its template. A CronJob: always
+	// (the Jobs it makes next use its template).
+	Done bool
+	// Stuck: the rollout cannot progress without a person (a Deployment's ProgressDeadlineExceeded).
+	Stuck bool
+	// Message says how far it got, in words, e.g. "2 of 3 replicas updated, 1 available".
+	Message string
+	// Since is the last transition of the condition that tells, when known.
+	Since *metav1.Time
+}
+
+// SidecarObservation is one of the profile's sidecars in one pod, from the pod's status.
+type SidecarObservation struct {
+	Pod  string
+	Name string
+	// Revision is the profile revision recorded on the pod (its template's annotation reaches every pod).
+	Revision string
+	Started  bool
+	Ready    bool
+	// RestartCount, and the reason and time of the last termination (a failed liveness probe shows as Error or
+	// a non-zero exit; a crash as Error; an OOM as OOMKilled).
+	RestartCount          int32
+	LastTerminationReason string
+	LastTerminationTime   *metav1.Time
+	// Waiting is the reason the container waits, e.g. CrashLoopBackOff; "" when it runs.
+	Waiting string
+	// RestartPolicyStripped: the pod has this init container without restartPolicy Always.
+	RestartPolicyStripped bool
+	// PodStarted is when the pod started; the "since" of a sidecar that never became ready.
+	PodStarted *metav1.Time
 }
 
 // StatusInput is everything the status of a profile is computed from.
@@ -39,6 +79,8 @@ type StatusInput struct {
 	SpecError  error // a spec the apiserver accepted but Outrigger cannot use
 	Workloads  []WorkloadObservation
 	Now        metav1.Time
+	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can).
+	NativeSidecarsUnsupported string
 }
 
 // tally is the status counts and what needs a person, derived from the observations.

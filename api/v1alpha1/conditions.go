@@ -11,6 +11,9 @@ const (
 	// ConditionStalled is True when Outrigger cannot make progress without a person: a conflict with a workload's
 	// own containers or volumes, or a spec the apiserver accepted but Outrigger cannot use.
 	ConditionStalled = "Stalled"
+	// ConditionDegraded is True when a sidecar of the profile is not ready, restarting or crash-looping in some
+	// pod, or reached a pod without restartPolicy Always. The injection itself may be complete.
+	ConditionDegraded = "Degraded"
 )
 
 // Reasons used by the conditions above and by status.needsAttention entries.
@@ -37,6 +40,27 @@ const (
 	ReasonNotInjected = "NotInjected"
 	// ReasonWriteFailed (per workload): the apiserver refused Outrigger's patch; the message gives its answer.
 	ReasonWriteFailed = "WriteFailed"
+	// ReasonRollingOut (Reconciling=True, Ready=False): the workloads carry the current revision and their own
+	// rollouts are under way.
+	ReasonRollingOut = "RollingOut"
+	// ReasonRolloutStuck (Stalled=True; and per workload): a Deployment exceeded its progress deadline
+	// (ProgressDeadlineExceeded); its events and pods say why.
+	ReasonRolloutStuck = "RolloutStuck"
+	// ReasonSidecarNotReady (Degraded=True; and per workload): a sidecar's readiness probe fails, or it has not
+	// started, in some pod.
+	ReasonSidecarNotReady = "SidecarNotReady"
+	// ReasonSidecarRestarting (Degraded=True; and per workload): a sidecar restarted recently (a failing liveness
+	// probe, a crash) or is in CrashLoopBackOff.
+	ReasonSidecarRestarting = "SidecarRestarting"
+	// ReasonRestartPolicyStripped (Degraded=True; and per workload): a pod has the sidecar as an init container
+	// without restartPolicy Always: something (another webhook, a cluster without native sidecars) removed it,
+	// so the pod waits for the sidecar to exit before starting the app.
+	ReasonRestartPolicyStripped = "RestartPolicyStripped"
+	// ReasonNativeSidecarsUnsupported (Stalled=True): the cluster's Kubernetes is older than 1.29, the first
+	// with native sidecars.
+	ReasonNativeSidecarsUnsupported = "NativeSidecarsUnsupported"
+	// ReasonHealthy (Degraded=False): every sidecar of the profile is ready in every pod.
+	ReasonHealthy = "Healthy"
 )
 
 // Labels and annotations Outrigger reads or writes on workloads.

@@ -172,7 +172,7 @@ type SidecarProfileStatus struct {
 	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration"`
 
-	// conditions: Ready, Reconciling, Stalled (see the ConditionType constants).
+	// conditions: Ready, Reconciling, Stalled, Degraded (see the Condition constants).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -190,6 +190,16 @@ type SidecarProfileStatus struct {
 	// upToDate counts the matched workloads that carry the profile's current revision.
 	// +optional
 	UpToDate int32 `json:"upToDate"`
+
+	// rolledOut counts the up-to-date workloads whose own rollout is done: a Deployment whose pods all run the
+	// current revision and are available, a Job whose pods carry it, a CronJob whose next Jobs will.
+	// +optional
+	RolledOut int32 `json:"rolledOut"`
+
+	// healthy counts the matched workloads whose pods' sidecars from this profile are all started, ready and
+	// not restarting (a workload with no pod counts as healthy).
+	// +optional
+	Healthy int32 `json:"healthy"`
 
 	// needsAttention lists workloads a person has to act on (a conflict, an outdated revision, a workload that
 	// cannot be injected), at most MaxNeedsAttention of them, sorted by kind, namespace and name.
@@ -217,12 +227,20 @@ type WorkloadAttention struct {
 	// name of the workload.
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
+	// sidecar is the profile's sidecar concerned, when the reason is about one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Sidecar string `json:"sidecar,omitempty"`
 	// reason is a CamelCase code (see the Reason constants).
 	// +kubebuilder:validation:MaxLength=64
 	Reason string `json:"reason"`
 	// message says what is wrong and what to do about it.
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message"`
+	// since is when the condition was first seen: the sidecar's last termination, the rollout's last progress,
+	// the pod's start; unset when unknown.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -230,8 +248,10 @@ type WorkloadAttention struct {
 // +kubebuilder:resource:shortName=sp,categories=outrigger
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matched`
-// +kubebuilder:printcolumn:name="Injected",type=integer,JSONPath=`.status.injected`
+// +kubebuilder:printcolumn:name="Injected",type=integer,JSONPath=`.status.injected`,priority=1
 // +kubebuilder:printcolumn:name="Up-To-Date",type=integer,JSONPath=`.status.upToDate`
+// +kubebuilder:printcolumn:name="Rolled-Out",type=integer,JSONPath=`.status.rolledOut`,priority=1
+// +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.healthy`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
@@ -276,8 +296,10 @@ type ClusterSidecarProfileSpec struct {
 // +kubebuilder:resource:scope=Cluster,shortName=csp,categories=outrigger
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matched`
-// +kubebuilder:printcolumn:name="Injected",type=integer,JSONPath=`.status.injected`
+// +kubebuilder:printcolumn:name="Injected",type=integer,JSONPath=`.status.injected`,priority=1
 // +kubebuilder:printcolumn:name="Up-To-Date",type=integer,JSONPath=`.status.upToDate`
+// +kubebuilder:printcolumn:name="Rolled-Out",type=integer,JSONPath=`.status.rolledOut`,priority=1
+// +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.healthy`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
