@@ -110,13 +110,14 @@ func createSecret(ctx context.Context, c client.Client, o Options) error {
 	return nil
 }
 
-// addFileWriter adds a controller that writes the Secret's certificate and key to CertDir whenever they change.
+// addFileWriter adds a controller that writes the Secret's certificate and key to CertDir whenever they change,
+// and recreates the Secret if it is deleted.
 // The rotator does not write files (it expects the Secret mounted as a volume, which kubelet refreshes only after
 // a minute or so, and which a manager run outside the cluster does not have); the webhook server notices the new
 // files by itself.
 func addFileWriter(mgr ctrl.Manager, o Options) error {
 	key := types.NamespacedName{Namespace: o.Namespace, Name: o.SecretName}
-	reader := mgr.GetClient()
+	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("webhook-cert-files").
 		For(&corev1.Secret{}).
@@ -127,8 +128,13 @@ func addFileWriter(mgr ctrl.Manager, o Options) error {
 				return reconcile.Result{}, nil
 			}
 			secret := &corev1.Secret{}
-			if err := reader.Get(ctx, key, secret); err != nil {
-				return reconcile.Result{}, client.IgnoreNotFound(err)
+			if err := c.Get(ctx, key, secret); err != nil {
+				if apierrors.IsNotFound(err) {
+					// Deleted (the usual way to force new certificates): recreate it empty, and the rotator,
+					// which only ever updates it, issues a new CA and serving certificate into it.
+					return reconcile.Result{}, createSecret(ctx, c, o)
+				}
+				return reconcile.Result{}, err
 			}
 			return reconcile.Result{}, writeFiles(o.CertDir, secret.Data[certFile], secret.Data[keyFile])
 		}))
