@@ -214,12 +214,12 @@ func TestDeployment_ProfileChangeFollowsUpdatePolicy(t *testing.T) {
 			create(t, newProfile(ns, "proxy", spec), newDeployment(ns, "web"))
 			g.Eventually(func(g Gomega) {
 				g.Expect(initContainerNames(getDeployment(g, ns, "web"))).To(Equal([]string{"proxy"}))
-				g.Expect(condition(getProfile(g, ns, "proxy").Status, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+				st := getProfile(g, ns, "proxy").Status
+				g.Expect(condition(st, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(st.Matched).To(BeEquivalentTo(1), "Ready before the Deployment was seen")
 			}, timeout, interval).Should(Succeed())
 
-			p := getProfile(g, ns, "proxy")
-			p.Spec.Sidecars[0].Image = "busybox:v2"
-			g.Expect(k8s.Update(context.Background(), p)).To(Succeed())
+			p := updateProfile(g, ns, "proxy", func(p *v1alpha1.SidecarProfile) { p.Spec.Sidecars[0].Image = "busybox:v2" })
 			g.Eventually(func(g Gomega) {
 				st := getProfile(g, ns, "proxy").Status
 				g.Expect(st.ObservedGeneration).To(Equal(p.Generation))
@@ -293,10 +293,10 @@ func TestDeployment_RefusedWriteIsReportedWithTheApiserversAnswer(t *testing.T) 
 	g.Expect(getDeployment(g, ns, "web").Spec.Template.Spec.InitContainers).To(BeEmpty())
 
 	// Fixing the profile heals the workload and the status.
-	p := getProfile(g, ns, "proxy")
-	p.Spec.Volumes = []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "certs",
-		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}}
-	g.Expect(k8s.Update(context.Background(), p)).To(Succeed())
+	updateProfile(g, ns, "proxy", func(p *v1alpha1.SidecarProfile) {
+		p.Spec.Volumes = []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "certs",
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}}
+	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(initContainerNames(getDeployment(g, ns, "web"))).To(Equal([]string{"proxy"}))
 		st := getProfile(g, ns, "proxy").Status

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -159,4 +160,15 @@ func ownedFields(g Gomega, obj client.Object, manager string) string {
 	}
 	g.Expect(manager).To(BeEmpty(), "no managedFields entry for %s", manager)
 	return ""
+}
+
+// updateProfile changes a SidecarProfile, retrying when the manager's status writes got there first.
+func updateProfile(g Gomega, ns, name string, mutate func(*v1alpha1.SidecarProfile)) *v1alpha1.SidecarProfile {
+	var p *v1alpha1.SidecarProfile
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p = getProfile(g, ns, name)
+		mutate(p)
+		return k8s.Update(context.Background(), p)
+	})).To(Succeed())
+	return p
 }

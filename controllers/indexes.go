@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,14 +23,22 @@ import (
 // so that a profile finds the workloads it must clean up even once it no longer selects them.
 const indexInjectedProfiles = "outrigger.injectedProfiles"
 
-// setupIndexes registers the index on every workload kind.
+// indexCronJobUID indexes Jobs by the UID of the CronJob that made them, so a CronJob's status finds its pods.
+const indexCronJobUID = "outrigger.cronJobUID"
+
+// setupIndexes registers the index on every workload kind, and the Jobs' owner index.
 func setupIndexes(ctx context.Context, mgr ctrl.Manager, kinds []workload.Kind) error {
 	for _, kind := range kinds {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, kind.NewObject(), indexInjectedProfiles, injectedProfileKeys(kind)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return mgr.GetFieldIndexer().IndexField(ctx, &batchv1.Job{}, indexCronJobUID, func(obj client.Object) []string {
+		if owner := metav1.GetControllerOf(obj); owner != nil && owner.Kind == "CronJob" && owner.APIVersion == batchv1.SchemeGroupVersion.String() {
+			return []string{string(owner.UID)}
+		}
+		return nil
+	})
 }
 
 func injectedProfileKeys(kind workload.Kind) client.IndexerFunc {

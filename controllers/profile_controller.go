@@ -42,6 +42,9 @@ type ProfileReconciler struct {
 	Failures   *Failures
 	// Now is the clock for condition transition times.
 	Now func() metav1.Time
+	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can), read once at
+	// start (see NativeSidecarSupport).
+	NativeSidecarsUnsupported string
 }
 
 // Reconcile ensures the finalizer, computes the status, and removes the finalizer once no workload carries the
@@ -70,10 +73,17 @@ func (r *ProfileReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.patchStatus(ctx, p, ComputeStatus(*p.ProfileStatus(), in)); err != nil {
 		return ctrl.Result{}, err
 	}
-	if hasFailures(in.Workloads) {
-		return ctrl.Result{RequeueAfter: failureRecheck}, nil
+	return ctrl.Result{RequeueAfter: recheck(in)}, nil
+}
+
+// recheck is how soon to look again although no watch event may come: refused writes leave no trace to watch,
+// and a recent restart stops counting once RecentRestartWindow has passed. Zero: only events wake us.
+func recheck(in StatusInput) time.Duration {
+	next := RecheckAfter(in)
+	if hasFailures(in.Workloads) && (next == 0 || failureRecheck < next) {
+		next = failureRecheck
 	}
-	return ctrl.Result{}, nil
+	return next
 }
 
 // observe gathers, for every workload the profile selects or is recorded on, what it carries and what the engine
@@ -84,6 +94,8 @@ func (r *ProfileReconciler) observe(ctx context.Context, p selection.Profile) (S
 		Revision:   inject.Revision(p.ProfileSpec()),
 		Deleting:   !p.GetDeletionTimestamp().IsZero(),
 		Now:        r.Now(),
+
+		NativeSidecarsUnsupported: r.NativeSidecarsUnsupported,
 	}
 	sel, specErr := selection.Parse(p)
 	in.SpecError = specErr
@@ -126,6 +138,12 @@ func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.K
 	}
 	if !w.Selected {
 		return w, nil
+	}
+	if w.LiveRevision != "" {
+		w.Rollout = rolloutOf(obj)
+		if w.Sidecars, err = sidecarsOf(ctx, r.Client, obj, ref); err != nil {
+			return w, err
+		}
 	}
 	input, err := r.Catalog.EngineInput(ctx, kind, obj, kind.Immutable)
 	if err != nil {
@@ -193,7 +211,8 @@ func ignoreStale(err error) error {
 }
 
 // SetupWithManager watches the profile kind, the workloads (mapped to the profiles that select them or are
-// recorded on them), and, for cluster profiles, namespace label changes.
+// recorded on them), Outrigger's pods (mapped to the profiles recorded on them), and, for cluster profiles,
+// namespace label changes.
 func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	proto := r.NewProfile()
@@ -203,10 +222,13 @@ func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto)
 	for _, kind := range r.Kinds {
-		// Only changes to what a workload carries or to its labels can change a profile's status.
+		// Only changes to what a workload carries, to its labels or to its rollout can change a profile's status.
 		b = b.Watches(kind.NewObject(), handler.EnqueueRequestsFromMapFunc(mapWorkloadToProfiles(c, kind, clusterScoped)),
-			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{})))
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged)))
 	}
+	// The cache holds only pods carrying Outrigger's label (podcache.ByObject), so this watches only those.
+	b = b.Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapPodToProfiles(clusterScoped)),
+		builder.WithPredicates(podChanged))
 	if clusterScoped {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToClusterProfiles(c)),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))

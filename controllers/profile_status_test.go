@@ -34,9 +34,11 @@ var (
 	t2 = metav1.NewTime(time.Date(2025, 3, 1, 13, 0, 0, 0, time.UTC))
 )
 
-// obs is a workload observation: selected, and carrying the current revision, unless changed by mods.
+// obs is a workload observation: selected, carrying the current revision, its own rollout done, unless changed
+// by mods.
 func obs(kind v1alpha1.WorkloadKind, ns, name string, mods ...func(*WorkloadObservation)) WorkloadObservation {
-	w := WorkloadObservation{Kind: kind, Namespace: ns, Name: name, Selected: true, LiveRevision: rev, Outcome: inject.Injected}
+	w := WorkloadObservation{Kind: kind, Namespace: ns, Name: name, Selected: true, LiveRevision: rev, Outcome: inject.Injected,
+		Rollout: RolloutObservation{Done: true}}
 	for _, m := range mods {
 		m(&w)
 	}
@@ -113,7 +115,7 @@ func checkInvariants(t *testing.T, in StatusInput, st v1alpha1.SidecarProfileSta
 	if st.ObservedGeneration != in.Generation {
 		t.Errorf("observedGeneration = %d, want %d", st.ObservedGeneration, in.Generation)
 	}
-	for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled} {
+	for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled, v1alpha1.ConditionDegraded} {
 		if meta.FindStatusCondition(st.Conditions, typ) == nil {
 			t.Errorf("condition %s missing", typ)
 		}
@@ -134,10 +136,13 @@ func checkInvariants(t *testing.T, in StatusInput, st v1alpha1.SidecarProfileSta
 	}
 	if !sort.SliceIsSorted(st.NeedsAttention, func(i, j int) bool {
 		a, b := st.NeedsAttention[i], st.NeedsAttention[j]
-		if blocking(a) != blocking(b) {
-			return blocking(a)
+		if severity(a) != severity(b) {
+			return severity(a) < severity(b)
 		}
-		return attentionKey(a) < attentionKey(b)
+		if attentionKey(a) != attentionKey(b) {
+			return attentionKey(a) < attentionKey(b)
+		}
+		return a.Sidecar < b.Sidecar
 	}) {
 		t.Errorf("needsAttention not sorted: conflicts and refused writes first, then by kind/namespace/name: %+v", st.NeedsAttention)
 	}
@@ -484,8 +489,9 @@ func TestComputeStatus(t *testing.T) {
 			checkCond(t, st, v1alpha1.ConditionReady, tc.ready)
 			checkCond(t, st, v1alpha1.ConditionReconciling, tc.reconciling)
 			checkCond(t, st, v1alpha1.ConditionStalled, tc.stalled)
-			if len(st.Conditions) != 3 {
-				t.Errorf("%d conditions, want 3: %+v", len(st.Conditions), st.Conditions)
+			checkCond(t, st, v1alpha1.ConditionDegraded, wantCond{status: metav1.ConditionFalse, reason: v1alpha1.ReasonHealthy})
+			if len(st.Conditions) != 4 {
+				t.Errorf("%d conditions, want 4: %+v", len(st.Conditions), st.Conditions)
 			}
 			for _, c := range st.Conditions {
 				if !c.LastTransitionTime.Equal(&t1) {
@@ -886,7 +892,7 @@ func TestStalledMessage(t *testing.T) {
 		{
 			name: "none listed: a count",
 			t:    tally{conflicts: 2, failures: 1, attention: []v1alpha1.WorkloadAttention{outdated}},
-			want: "3 workloads have conflicts or refused writes",
+			want: "3 workloads have conflicts, refused writes or stuck rollouts",
 		},
 	}
 	for _, tc := range tests {

@@ -18,8 +18,16 @@ import (
 // only reported.
 var Kinds = workload.All
 
-// Setup registers the indexes and every reconciler with the manager.
-func Setup(ctx context.Context, mgr ctrl.Manager) error {
+// Options are what Setup is told of the cluster.
+type Options struct {
+	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars, "" when it can: what
+	// NativeSidecarSupport found at start, or a test's answer.
+	NativeSidecarsUnsupported string
+}
+
+// Setup registers the indexes and every reconciler with the manager. The manager's cache must hold pods as
+// podcache.ByObject says.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := setupIndexes(ctx, mgr, Kinds); err != nil {
 		return err
 	}
@@ -40,7 +48,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 		func() selection.Profile { return &v1alpha1.ClusterSidecarProfile{} },
 	} {
 		r := &ProfileReconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: Kinds, Catalog: cat,
-			Failures: failures, Now: metav1.Now}
+			Failures: failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/podcache"
 	outriggerwebhook "github.com/outrigger-dev/outrigger/internal/webhook"
 )
 
@@ -82,6 +84,9 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer stopManager()
+	rollouts, stopRollouts := context.WithCancel(context.Background())
+	defer stopRollouts()
+	go finishRollouts(rollouts)
 	return m.Run()
 }
 
@@ -110,6 +115,7 @@ func startManager() error {
 	wh := testEnv.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  cache.Options{ByObject: podcache.ByObject()}, // as cmd/manager
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer: webhook.NewServer(webhook.Options{
@@ -122,7 +128,7 @@ func startManager() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(mcfg)}); err != nil {
 		cancel()
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
@@ -66,11 +67,14 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		_ = r.fail(obj, id, "InvalidRecord", err)
 		return ctrl.Result{}, nil
 	}
+	r.reportConflicts(ctx, obj, res)
 	if !res.Changed {
 		r.Failures.Clear(id)
 		return ctrl.Result{}, nil
 	}
-	reason, note := describe(before, res)
+	// Before the patch, which writes the new template where before points.
+	changes := changesOf(before, res)
+	reason, note := describe(changes)
 	if err := r.patch(ctx, obj, res.Template); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The cache was behind: the newer object's watch event reconciles again; the requeue is a backstop.
@@ -86,8 +90,52 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	r.Failures.Clear(id)
 	r.Events.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Inject", "%s", note)
+	for _, c := range changes {
+		// A profile whose sidecars a write only carried along hears nothing of it.
+		if c.reason == "Repaired" && reason != "Repaired" {
+			continue
+		}
+		if p := r.profile(ctx, c.ref, obj.GetNamespace()); p != nil {
+			r.Events.Eventf(p, obj, corev1.EventTypeNormal, c.reason, "Inject", "%s sidecars %s %s %s/%s",
+				strings.ToLower(c.reason), preposition[c.reason], r.Kind.Name, obj.GetNamespace(), obj.GetName())
+		}
+	}
 	log.FromContext(ctx).Info(note, "reason", reason)
 	return ctrl.Result{}, nil
+}
+
+// reportConflicts tells, on the workload and on each profile concerned, what clashes. Repeats while the conflict
+// lasts are folded by the event recorder into one event series.
+func (r *WorkloadReconciler) reportConflicts(ctx context.Context, obj client.Object, res inject.Result) {
+	for _, pr := range res.Profiles {
+		if pr.Outcome != inject.Conflicted {
+			continue
+		}
+		msgs := make([]string, 0, len(pr.Conflicts))
+		for _, c := range pr.Conflicts {
+			msgs = append(msgs, c.Message())
+		}
+		what := strings.Join(msgs, "; ")
+		p := r.profile(ctx, pr.Ref, obj.GetNamespace())
+		if p != nil {
+			r.Events.Eventf(p, obj, corev1.EventTypeWarning, v1alpha1.ReasonConflict, "Inject", "%s %s/%s: %s",
+				r.Kind.Name, obj.GetNamespace(), obj.GetName(), what)
+		}
+		r.Events.Eventf(obj, p, corev1.EventTypeWarning, v1alpha1.ReasonConflict, "Inject", "sidecars of %s not injected: %s", pr.Ref, what)
+	}
+}
+
+// profile reads a profile recorded on or selecting a workload of a namespace from the cache; nil when it is gone.
+func (r *WorkloadReconciler) profile(ctx context.Context, ref inject.ProfileRef, namespace string) selection.Profile {
+	var p selection.Profile = &v1alpha1.SidecarProfile{}
+	key := client.ObjectKey{Namespace: namespace, Name: ref.Name}
+	if ref.Kind == inject.KindClusterSidecarProfile {
+		p, key = &v1alpha1.ClusterSidecarProfile{}, client.ObjectKey{Name: ref.Name}
+	}
+	if err := r.Get(ctx, key, p); err != nil {
+		return nil
+	}
+	return p
 }
 
 // patch writes the new pod template as a strategic merge patch, which names containers, volumes and mounts by
@@ -106,45 +154,60 @@ func (r *WorkloadReconciler) fail(obj client.Object, id workloadID, reason strin
 	return err
 }
 
-// describe says in one line what a write did, for the event and the log.
-func describe(before *corev1.PodTemplateSpec, res inject.Result) (reason, note string) {
+// change is what a write did for one profile: its event reason.
+type change struct {
+	ref    inject.ProfileRef
+	reason string
+}
+
+// changeReasons are the reasons in the order a note names them; the first present is the event's reason.
+var changeReasons = []string{"Injected", "Updated", "Removed", "Repaired"}
+
+// preposition makes "injected sidecars into", "removed sidecars from", "updated sidecars of".
+var preposition = map[string]string{"Injected": "into", "Updated": "of", "Removed": "from", "Repaired": "of"}
+
+// changesOf lists, per profile, what a write from before to res did.
+func changesOf(before *corev1.PodTemplateSpec, res inject.Result) []change {
 	old, _ := inject.ReadRecord(before)
-	var added, updated, kept []string
+	var out []change
 	for _, p := range res.Profiles {
 		e, was := old.Entry(p.Ref)
 		switch {
 		case p.RecordedRevision == "":
 		case !was:
-			added = append(added, p.Ref.String())
+			out = append(out, change{p.Ref, "Injected"})
 		case e.Hash != p.RecordedRevision:
-			updated = append(updated, p.Ref.String())
+			out = append(out, change{p.Ref, "Updated"})
 		default:
-			kept = append(kept, p.Ref.String())
+			out = append(out, change{p.Ref, "Repaired"})
 		}
 	}
-	var removed []string
 	for _, e := range old.Profiles {
 		if p, ok := res.Profile(e.ProfileRef); !ok || p.RecordedRevision == "" {
-			removed = append(removed, e.ProfileRef.String())
+			out = append(out, change{e.ProfileRef, "Removed"})
 		}
 	}
+	return out
+}
+
+// describe says in one line what a write did, for the event and the log.
+func describe(changes []change) (reason, note string) {
 	var parts []string
-	for _, x := range []struct {
-		verb string
-		refs []string
-	}{{"injected", added}, {"updated", updated}, {"removed", removed}, {"repaired", kept}} {
-		if len(x.refs) > 0 {
-			parts = append(parts, fmt.Sprintf("%s sidecars of %s", x.verb, strings.Join(x.refs, ", ")))
+	for _, why := range changeReasons {
+		var refs []string
+		for _, c := range changes {
+			if c.reason == why {
+				refs = append(refs, c.ref.String())
+			}
+		}
+		if len(refs) > 0 {
+			parts = append(parts, fmt.Sprintf("%s sidecars of %s", strings.ToLower(why), strings.Join(refs, ", ")))
+			if reason == "" {
+				reason = why
+			}
 		}
 	}
-	switch {
-	case len(added) > 0:
-		reason = "Injected"
-	case len(updated) > 0:
-		reason = "Updated"
-	case len(removed) > 0:
-		reason = "Removed"
-	default:
+	if reason == "" {
 		reason = "Repaired"
 	}
 	return reason, strings.Join(parts, "; ")

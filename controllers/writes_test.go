@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -57,10 +56,10 @@ func TestDeployment_NoWritesOnResyncOrRestart(t *testing.T) {
 	// Resync: a change to the profiles that does not change what they render makes every workload reconcile.
 	before := writes.In(ns)
 	for _, name := range []string{"logshipper", "proxy"} {
-		p := getProfile(g, ns, name)
-		p.Annotations = map[string]string{"touched": time.Now().String()}
-		p.Spec.Order++ // reconciles every workload; the placement of the two profiles stays the same
-		g.Expect(k8s.Update(context.Background(), p)).To(Succeed())
+		updateProfile(g, ns, name, func(p *v1alpha1.SidecarProfile) {
+			p.Annotations = map[string]string{"touched": time.Now().String()}
+			p.Spec.Order++ // reconciles every workload; the placement of the two profiles stays the same
+		})
 	}
 	g.Consistently(func() int { return writes.In(ns) }, "2s", interval).Should(Equal(before),
 		"a resync must not write to Deployments")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
+	"github.com/outrigger-dev/outrigger/internal/podcache"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/webhook"
 )
@@ -158,11 +160,13 @@ func run(o options) error {
 	if o.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	var cacheOpts cache.Options
+	// Only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret.
+	cacheOpts := cache.Options{ByObject: podcache.ByObject()}
 	if o.webhook.selfManaged() {
-		cacheOpts.ByObject = o.webhook.certOptions().CacheByObject()
+		maps.Copy(cacheOpts.ByObject, o.webhook.certOptions().CacheByObject())
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg := ctrl.GetConfigOrDie()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  cacheOpts,
 		Metrics:                metricsOpts,
@@ -179,7 +183,8 @@ func run(o options) error {
 	// The manager's own namespace (from the downward API) is out of reach of ClusterSidecarProfiles.
 	selection.ProtectNamespace(o.webhook.namespace)
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr); err != nil {
+	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
+	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg)}); err != nil {
 		return err
 	}
 	webhooksReady, err := setupWebhooks(ctx, mgr, o.webhook)
