@@ -50,6 +50,10 @@ $(KUBEBUILDER_ASSETS)/kube-apiserver:
 test: verify-generated vet envtest-binaries ## Unit and integration tests (real kube-apiserver and etcd).
 	go test ./... -count=1
 
+.PHONY: bench
+bench: envtest-binaries ## Go benchmarks: the engine's cost per workload, the manager's heap with 10,000 pods.
+	go test ./... -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1x)
+
 .PHONY: fuzz
 fuzz: ## Run the engine's fuzz target for FUZZTIME (default 30s).
 	go test ./internal/inject -run '^$$' -fuzz FuzzInject -fuzztime $(or $(FUZZTIME),30s)
@@ -85,3 +89,25 @@ deploy: manifests ## Install Outrigger (CRDs, RBAC, manager in outrigger-system)
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+##@ End to end (a real single-node cluster in .e2e/; needs root; see hack/e2e/README.md)
+
+# process: bin/manager on the host, called by the apiserver at https://localhost:9443; pod: config/default's
+# Deployment with an image built from ./cmd/manager and imported with ctr.
+E2E_OUTRIGGER ?= process
+
+.PHONY: e2e-up
+e2e-up: build ## Start (or keep) the local cluster (containerd, kubelet, control plane) and run Outrigger on it.
+	E2E_OUTRIGGER=$(E2E_OUTRIGGER) K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/e2e/up.sh
+
+.PHONY: e2e-down
+e2e-down: ## Stop the local cluster and Outrigger; clean up their containers, mounts and the pod bridge.
+	hack/e2e/down.sh
+
+.PHONY: test-e2e
+test-e2e: e2e-up ## End-to-end tests on the local cluster (make e2e-up first); leaves it up, unless E2E_DOWN=1.
+	@rc=0; go test -tags e2e ./test/e2e -count=1 -v -timeout 20m $(E2E_TESTFLAGS) || rc=$$?; \
+	if [ $$rc != 0 ]; then echo "test-e2e failed: logs of the cluster and of Outrigger are in .e2e/logs"; \
+		tail -n 40 .e2e/logs/outrigger.log 2>/dev/null; fi; \
+	if [ "$(E2E_DOWN)" = 1 ]; then hack/e2e/down.sh; fi; \
+	exit $$rc

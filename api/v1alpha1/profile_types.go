@@ -181,24 +181,29 @@ type SidecarProfileStatus struct {
 
 	// matched counts the workloads the profile selects now (opted-out ones excluded).
 	// +optional
+	// +kubebuilder:default=0
 	Matched int32 `json:"matched"`
 
 	// injected counts the matched workloads that carry the profile's sidecars, in any revision.
 	// +optional
+	// +kubebuilder:default=0
 	Injected int32 `json:"injected"`
 
 	// upToDate counts the matched workloads that carry the profile's current revision.
 	// +optional
+	// +kubebuilder:default=0
 	UpToDate int32 `json:"upToDate"`
 
 	// rolledOut counts the up-to-date workloads whose own rollout is done: a Deployment whose pods all run the
 	// current revision and are available, a Job whose pods carry it, a CronJob whose next Jobs will.
 	// +optional
+	// +kubebuilder:default=0
 	RolledOut int32 `json:"rolledOut"`
 
 	// healthy counts the matched workloads whose pods' sidecars from this profile are all started, ready and
 	// not restarting (a workload with no pod counts as healthy).
 	// +optional
+	// +kubebuilder:default=0
 	Healthy int32 `json:"healthy"`
 
 	// needsAttention lists workloads a person has to act on (a conflict, an outdated revision, a workload that

@@ -289,7 +289,12 @@ func show(k kubectl) error {
 	}
 
 	fmt.Println("\n==> kubectl get sidecarprofiles -o wide")
-	return k.run("get", "sidecarprofiles", "-o", "wide")
+	if err := k.run("get", "sidecarprofiles", "-o", "wide"); err != nil {
+		return err
+	}
+	fmt.Println("\n    READY stays False (Reconciling: RollingOut) here: this control plane has no kube-controller-manager and no")
+	fmt.Println("    node, so the Deployment never rolls out. On a real cluster it turns True once the pods run the sidecar.")
+	return nil
 }
 
 func printHowToConnect(assets, kubeconfig, logPath string) {
