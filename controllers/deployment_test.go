@@ -37,6 +37,11 @@ func TestDeployment_SeedExampleGetsTheLogShipper(t *testing.T) {
 		g.Expect(recordedProfiles(g, got)).To(Equal([]string{"SidecarProfile/logshipper"}))
 	}, timeout, interval).Should(Succeed())
 
+	// Exactly one write, and the result is a fixed point: reconciling again (the profile's status writes and the
+	// rollout reports trigger it) writes nothing.
+	g.Expect(writes.In(ns)).To(Equal(1))
+	g.Consistently(func() int { return writes.In(ns) }, "2s", interval).Should(Equal(1))
+
 	// The write is Outrigger's, under its own field manager, and owns only what Outrigger added: the app
 	// container's image and command stay with the Deployment's author.
 	owned := ownedFields(g, getDeployment(g, ns, "myapp"), controllers.FieldOwner)
