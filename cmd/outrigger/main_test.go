@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const (
+	seedDir    = "../../test/testdata/seed"
+	logshipper = "testdata/logshipper-profile.yaml"
+	gitops     = "testdata/gitops"
+)
+
+// runCLI runs the command as main does, with stdin, and returns its exit code and outputs.
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// The acceptance of the CLI: the seed's plain workloads plus the log-shipper profile give the pod templates of
+// the hand-written log-shipper versions, apart from Outrigger's annotation and label.
+func TestInject_SeedExamplesGiveTheHandWrittenLogShipperPodTemplates(t *testing.T) {
+	deploymentTemplate := func(t *testing.T, text string) *corev1.PodTemplateSpec {
+		var d appsv1.Deployment
+		if err := yaml.UnmarshalStrict([]byte(text), &d); err != nil {
+			t.Fatal(err)
+		}
+		return &d.Spec.Template
+	}
+	jobTemplate := func(t *testing.T, text string) *corev1.PodTemplateSpec {
+		var j batchv1.Job
+		if err := yaml.UnmarshalStrict([]byte(text), &j); err != nil {
+			t.Fatal(err)
+		}
+		return &j.Spec.Template
+	}
+	for _, tc := range []struct {
+		name, plain, want string
+		template          func(*testing.T, string) *corev1.PodTemplateSpec
+	}{
+		{"Deployment", "deployment-plain.yaml", "deployment-logshipper.yaml", deploymentTemplate},
+		{"Job", "job-plain.yaml", "job-logshipper.yaml", jobTemplate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, "", "inject", "-f", filepath.Join(seedDir, tc.plain), "--profiles", logshipper)
+			if code != exitOK {
+				t.Fatalf("exit code %d, stderr: %s", code, stderr)
+			}
+			got := tc.template(t, out)
+			if got.Labels[v1alpha1.InjectedLabel] != "true" || got.Annotations[v1alpha1.InjectionAnnotation] == "" {
+				t.Errorf("the pod template lacks Outrigger's label or annotation: %+v", got.ObjectMeta)
+			}
+			delete(got.Labels, v1alpha1.InjectedLabel)
+			delete(got.Annotations, v1alpha1.InjectionAnnotation)
+			if len(got.Labels) == 0 {
+				got.Labels = nil
+			}
+			if len(got.Annotations) == 0 {
+				got.Annotations = nil
+			}
+			want := tc.template(t, readFile(t, filepath.Join(seedDir, tc.want)))
+			if !equality.Semantic.DeepEqual(got, want) {
+				g, _ := yaml.Marshal(got)
+				w, _ := yaml.Marshal(want)
+				t.Errorf("pod template:\n%s\nwant (%s):\n%s", g, tc.want, w)
+			}
+			plain := readFile(t, filepath.Join(seedDir, tc.plain))
+			firstLine, _, _ := strings.Cut(plain, "\n")
+			if !strings.HasPrefix(out, firstLine+"\n") {
+				t.Errorf("the comment on the first line was lost:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestInject_LeavesUnrelatedDocumentsAndUnselectedWorkloadsByteForByte(t *testing.T) {
+	in := `# Not a workload, with comments and odd spacing.
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data:
+  key:    "value"   # kept as written
+---
+# A Deployment the profile does not select (it is in another namespace).
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: elsewhere
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: 'web:1'}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80}]}
+...
+`
+	code, out, stderr := runCLI(t, in, "inject", "-f", "-", "--profiles", logshipper)
+	if code != exitOK {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr)
+	}
+	if out != in {
+		t.Errorf("output differs from the input:\n%s", out)
+	}
+}
+
+func TestInject_ReadsStdinAndSeveralFiles(t *testing.T) {
+	plain := readFile(t, filepath.Join(seedDir, "deployment-plain.yaml"))
+	code, out, stderr := runCLI(t, plain, "inject", "-f", filepath.Join(seedDir, "job-plain.yaml"), "-f", "-", "--profiles", logshipper)
+	if code != exitOK {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr)
+	}
+	docs := strings.Split(out, "\n---\n")
+	if len(docs) != 2 || !strings.Contains(docs[0], "kind: Job") || !strings.Contains(docs[1], "kind: Deployment") {
+		t.Fatalf("want the Job then the Deployment (from stdin), separated by ---:\n%s", out)
+	}
+	for _, d := range docs {
+		if !strings.Contains(d, "- name: logshipper") {
+			t.Errorf("not injected:\n%s", d)
+		}
+	}
+}
+
+func TestInject_JSONOutput(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		kinds []string
+	}{
+		{"OneObject", []string{filepath.Join(seedDir, "deployment-plain.yaml")}, []string{"Deployment"}},
+		{"SeveralInAList", []string{filepath.Join(gitops, "manifests")}, []string{"CronJob", "Job", "Namespace", "ConfigMap", "Deployment", "Deployment"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"inject", "--profiles", filepath.Join(gitops, "profiles"), "--profiles", logshipper, "-o", "json"}
+			for _, f := range tc.files {
+				args = append(args, "-f", f)
+			}
+			code, out, stderr := runCLI(t, "", args...)
+			if code != exitOK {
+				t.Fatalf("exit code %d, stderr: %s", code, stderr)
+			}
+			var obj struct {
+				Kind  string `json:"kind"`
+				Items []struct {
+					Kind string `json:"kind"`
+				} `json:"items"`
+			}
+			if err := json.Unmarshal([]byte(out), &obj); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out)
+			}
+			var kinds []string
+			if obj.Kind == "List" {
+				for _, it := range obj.Items {
+					kinds = append(kinds, it.Kind)
+				}
+			} else {
+				kinds = []string{obj.Kind}
+			}
+			if strings.Join(kinds, ",") != strings.Join(tc.kinds, ",") {
+				t.Errorf("kinds = %v, want %v", kinds, tc.kinds)
+			}
+			if !strings.Contains(out, `"restartPolicy": "Always"`) {
+				t.Errorf("no sidecar in the output:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"inject.golden.yaml", []string{"inject"}},
+		{"explain.golden.txt", []string{"explain"}},
+		{"explain.golden.json", []string{"explain", "-o", "json"}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			args := append(tc.args, "-f", filepath.Join(gitops, "manifests"), "--profiles", filepath.Join(gitops, "profiles"))
+			code, out, stderr := runCLI(t, "", args...)
+			if code != exitOK {
+				t.Fatalf("exit code %d, stderr: %s", code, stderr)
+			}
+			path := filepath.Join(gitops, tc.golden)
+			if *update {
+				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if want := readFile(t, path); out != want {
+				t.Errorf("output differs from %s (go test ./cmd/outrigger -update rewrites it):\n%s", path, out)
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain := filepath.Join(seedDir, "deployment-plain.yaml")
+	invalid := write("invalid.yaml", strings.Replace(readFile(t, logshipper), "name: logshipper\n      image", "name: Log_Shipper\n      image", 1))
+	// A profile whose sidecar has the name of the app's container.
+	conflicting := write("conflicting.yaml", strings.Replace(readFile(t, logshipper), "name: logshipper\n      image", "name: myapp\n      image", 1))
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"Injected", []string{"inject", "-f", plain, "--profiles", logshipper}, exitOK, ""},
+		{"ExplainOK", []string{"explain", "-f", plain, "--profiles", logshipper}, exitOK, ""},
+		{"Help", []string{"help"}, exitOK, ""},
+		{"FlagHelp", []string{"inject", "-h"}, exitOK, "--profiles"},
+		{"NoCommand", nil, exitError, "Usage"},
+		{"UnknownCommand", []string{"apply"}, exitError, `unknown command "apply"`},
+		{"NoFiles", []string{"inject", "--profiles", logshipper}, exitError, "-f is required"},
+		{"NoProfiles", []string{"inject", "-f", plain}, exitError, "--profiles is required"},
+		{"MissingFile", []string{"inject", "-f", filepath.Join(dir, "nope.yaml"), "--profiles", logshipper}, exitError, "no such file"},
+		{"NotYAML", []string{"inject", "-f", write("bad.yaml", "a: [\n"), "--profiles", logshipper}, exitError, "bad.yaml, document 1"},
+		{"BadOutput", []string{"inject", "-f", plain, "--profiles", logshipper, "-o", "text"}, exitError, `--output "text": use yaml or json`},
+		{"BadExplainOutput", []string{"explain", "-f", plain, "--profiles", logshipper, "-o", "or"}, exitError, `--output "or": use text, yaml or json`},
+		{"BadNamespaceLabels", []string{"inject", "-f", plain, "--profiles", logshipper, "--namespace-labels", "shop"}, exitError, "want NAMESPACE=KEY=VALUE"},
+		{"StrayArgument", []string{"inject", "-f", plain, "--profiles", logshipper, "extra"}, exitError, `unexpected argument "extra"`},
+		{"InvalidProfile", []string{"inject", "-f", plain, "--profiles", invalid}, exitInvalidProfile, `spec.sidecars[0].name "Log_Shipper" must be a DNS label`},
+		{"InvalidProfileExplain", []string{"explain", "-f", plain, "--profiles", invalid}, exitInvalidProfile, "invalid profiles"},
+		{"Conflict", []string{"inject", "-f", plain, "--profiles", conflicting}, exitConflict,
+			`conflict: Deployment default/myapp (../../test/testdata/seed/deployment-plain.yaml, document 1): SidecarProfile default/logshipper not injected: container "myapp" (spec.sidecars[0].name) is already used by the workload: rename it in the profile`},
+		{"ConflictExplain", []string{"explain", "-f", plain, "--profiles", conflicting}, exitConflict, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "", tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tc.code, stderr)
+			}
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr = %s\nwant it to contain %q", stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestInject_AConflictStillPrintsTheManifestAsTheWebhookWouldLeaveIt(t *testing.T) {
+	in := readFile(t, filepath.Join(seedDir, "deployment-plain.yaml"))
+	conflicting := filepath.Join(t.TempDir(), "p.yaml")
+	profile := strings.Replace(readFile(t, logshipper), "name: logshipper\n      image", "name: myapp\n      image", 1)
+	if err := os.WriteFile(conflicting, []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, in, "inject", "-f", "-", "--profiles", conflicting)
+	if code != exitConflict || out != in {
+		t.Errorf("exit code %d, output:\n%s\nwant %d and the input unchanged (the webhook admits it without the profile)", code, out, exitConflict)
+	}
+}
+
+func TestExplain_Text(t *testing.T) {
+	code, out, _ := runCLI(t, "", "explain", "-f", filepath.Join(gitops, "manifests"), "--profiles", filepath.Join(gitops, "profiles"), "-n", "other")
+	if code != exitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, want := range []string{
+		"Deployment payments/api (testdata/gitops/manifests/payments.yaml, document 3): sidecars injected",
+		"  + SidecarProfile payments/egress-proxy: selects it, Injected",
+		"  - SidecarProfile payments/egress-proxy: not selected: spec.workloadKinds [Deployment] does not include CronJob",
+		"  note: the workload opted out",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package offline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// Options are what the CLI cannot see of the cluster.
+type Options struct {
+	// Namespace is the namespace of workloads and SidecarProfiles that name none, as kubectl's.
+	Namespace string
+	// OutriggerNamespace is where Outrigger runs: ClusterSidecarProfiles never select it, and the admission
+	// webhook never sees it (nor kube-system).
+	OutriggerNamespace string
+	// NamespaceLabels are labels of namespaces, added to those of the Namespace objects among the inputs.
+	NamespaceLabels map[string]map[string]string
+}
+
+// Result is what the admission webhook would do to every input document at its creation.
+type Result struct {
+	// Documents are the input documents as the webhook would leave them, in order: their text, and whether it
+	// changed.
+	Documents []Output
+	// Workloads explains every Deployment, Job and CronJob among the inputs.
+	Workloads []*Report
+	// Warnings are things a person should know that do not make the run fail, such as a document whose comments
+	// could not all be kept.
+	Warnings []string
+}
+
+// Output is one document as the webhook would leave it.
+type Output struct {
+	Doc     *Document
+	Text    []byte
+	Changed bool
+}
+
+// Report explains one workload: each profile that selects it and what it did, each other and why not.
+type Report struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Source    string `json:"source"`
+	Document  int    `json:"document"`
+	// Changed is whether the webhook would inject anything.
+	Changed bool `json:"changed"`
+	// Note says why no profile was considered at all (an opt-out, a namespace the webhook never sees, an
+	// unreadable injection annotation).
+	Note     string    `json:"note,omitempty"`
+	Profiles []Verdict `json:"profiles"`
+}
+
+// Verdict is one profile's answer for one workload.
+type Verdict struct {
+	Profile  string `json:"profile"`
+	Selected bool   `json:"selected"`
+	// Reason says why the profile does not select the workload.
+	Reason string `json:"reason,omitempty"`
+	// Outcome is the engine's, for a selecting profile: Injected, Conflicted (or Kept, Skipped for a manifest
+	// that already carries an injection under updatePolicy OnCreate).
+	Outcome   string   `json:"outcome,omitempty"`
+	Revision  string   `json:"revision,omitempty"`
+	Sidecars  []string `json:"sidecars,omitempty"`
+	Conflicts []string `json:"conflicts,omitempty"`
+}
+
+// Title names the workload in messages.
+func (r *Report) Title() string {
+	return fmt.Sprintf("%s %s/%s (%s, document %d)", r.Kind, r.Namespace, r.Name, r.Source, r.Document)
+}
+
+// Conflicts lists, in words, every profile that selects the workload but could not be injected.
+func (r *Report) Conflicts() []string {
+	var out []string
+	for _, v := range r.Profiles {
+		for _, c := range v.Conflicts {
+			out = append(out, fmt.Sprintf("%s: %s not injected: %s", r.Title(), v.Profile, c))
+		}
+	}
+	return out
+}
+
+// Predict runs the admission webhook's logic offline: for every Deployment, Job and CronJob among inputs, the
+// profiles among profileDocs that would select it at its creation, and its manifest as the webhook would leave
+// it. It returns an *InvalidProfilesError when a profile would be refused by the cluster.
+func Predict(inputs, profileDocs []*Document, opts Options) (*Result, error) {
+	// The manager does the same at start-up; the CLI has no other way to tell selection its namespace.
+	selection.ProtectNamespace(opts.OutriggerNamespace)
+	ns := newNamespaces()
+	ns.addDocuments(inputs)
+	ns.addDocuments(profileDocs)
+	for name, l := range opts.NamespaceLabels {
+		ns.add(name, l)
+	}
+	profiles, err := loadProfiles(profileDocs, opts.Namespace, ns.Labels)
+	if err != nil {
+		return nil, err
+	}
+	p := &predictor{opts: opts, ns: ns, profiles: profiles, catalog: catalog.Catalog{Reader: memReader{profiles, ns}}}
+	res := &Result{Warnings: unusedProfiles(inputs, profiles)}
+	for _, d := range inputs {
+		out, rep, err := p.document(d)
+		if err != nil {
+			return nil, err
+		}
+		res.Documents = append(res.Documents, out)
+		if rep != nil {
+			res.Workloads = append(res.Workloads, rep)
+		}
+		if out.Changed && !commentsKept(d, out.Text) {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: comments in this document could not be kept", d.Where()))
+		}
+	}
+	return res, nil
+}
+
+// unusedProfiles warns about profiles among the manifests that were not also given with --profiles: the CLI
+// does not guess whether they are already in the cluster when the workloads are created.
+func unusedProfiles(inputs []*Document, profiles []profile) []string {
+	given := map[string]bool{}
+	for _, p := range profiles {
+		given[p.doc.meta.Kind+"/"+p.GetName()] = true
+	}
+	var out []string
+	for _, d := range inputs {
+		if k := d.meta.Kind; (k == "SidecarProfile" || k == "ClusterSidecarProfile") && !given[k+"/"+d.meta.Name] {
+			out = append(out, fmt.Sprintf("%s: %s %s is among the manifests but not used: pass it with --profiles too", d.Where(), k, d.meta.Name))
+		}
+	}
+	return out
+}
+
+type predictor struct {
+	opts     Options
+	ns       *namespaces
+	profiles []profile
+	catalog  catalog.Catalog
+}
+
+// workloadKind returns the kind of a document the webhook would be called for: apps/v1 Deployments, batch/v1
+// Jobs and CronJobs.
+func workloadKind(d *Document) (workload.Kind, bool) {
+	want := map[v1alpha1.WorkloadKind]string{v1alpha1.KindDeployment: "apps/v1", v1alpha1.KindJob: "batch/v1", v1alpha1.KindCronJob: "batch/v1"}
+	k, ok := workload.ByName(v1alpha1.WorkloadKind(d.meta.Kind))
+	if !ok || d.meta.APIVersion != want[k.Name] {
+		return workload.Kind{}, false
+	}
+	return k, true
+}
+
+// document returns a document as the webhook would leave it and, for a workload, its report.
+func (p *predictor) document(d *Document) (Output, *Report, error) {
+	out := Output{Doc: d, Text: d.Text}
+	kind, ok := workloadKind(d)
+	if !ok || !d.isObject() {
+		return out, nil, nil
+	}
+	obj := kind.NewObject()
+	if err := json.Unmarshal(d.json, obj); err != nil { // not strict, as the webhook reads it
+		return out, nil, fmt.Errorf("%s: cannot read the %s: %w", d.Where(), kind.Name, err)
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(p.opts.Namespace)
+	}
+	// At admission a workload being created has no creationTimestamp yet: a manifest exported from a cluster
+	// may have one, and selection.ForEngine would then take it for an existing workload.
+	obj.SetCreationTimestamp(metav1.Time{})
+	rep := &Report{Kind: string(kind.Name), Namespace: obj.GetNamespace(), Name: obj.GetName(), Source: d.Source, Document: d.Index}
+	res := p.inject(kind, obj, rep)
+	if !res.Changed {
+		return out, rep, nil
+	}
+	text, err := rewrite(d, kind, kind.Template(obj), res.Template)
+	if err != nil {
+		return out, rep, fmt.Errorf("%s: %w", d.Where(), err)
+	}
+	rep.Changed = true
+	return Output{Doc: d, Text: text, Changed: true}, rep, nil
+}
+
+// inject asks the engine, with the input the webhook would build, and fills the report's verdicts.
+func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) inject.Result {
+	if rep.Note = p.unseen(obj); rep.Note == "" {
+		res, err := p.engine(kind, obj)
+		if err == nil {
+			rep.Profiles = p.verdicts(kind, obj, res)
+			return res
+		}
+		// The webhook admits such a workload unchanged, with a warning: so does the CLI.
+		rep.Note = fmt.Sprintf("nothing injected: %v", err)
+	}
+	rep.Profiles = p.verdicts(kind, obj, inject.Result{})
+	return inject.Result{}
+}
+
+func (p *predictor) engine(kind workload.Kind, obj client.Object) (inject.Result, error) {
+	input, err := p.catalog.EngineInput(context.Background(), kind, obj, false)
+	if err != nil {
+		return inject.Result{}, err
+	}
+	return inject.Inject(kind.Template(obj), input)
+}
+
+// unseen says why the webhook would not be called for the workload at all; "" when it would.
+func (p *predictor) unseen(obj client.Object) string {
+	switch {
+	case selection.OptedOut(obj):
+		return fmt.Sprintf("the workload opted out with the label %s=%s: the webhook never sees it", v1alpha1.InjectLabel, v1alpha1.InjectDisabled)
+	case p.webhookSkips(obj.GetNamespace()):
+		return fmt.Sprintf("the admission webhook never sees namespace %s (its namespaceSelector excludes kube-system and Outrigger's namespace)", obj.GetNamespace())
+	}
+	return ""
+}
+
+func (p *predictor) webhookSkips(ns string) bool {
+	return ns == "kube-system" || ns == p.opts.OutriggerNamespace
+}
+
+// verdicts answers for every profile: the selecting ones (those the engine was given) first, in placement
+// order, with the engine's outcome; then the others by name, with the reason.
+func (p *predictor) verdicts(kind workload.Kind, obj client.Object, res inject.Result) []Verdict {
+	var selected, others []Verdict
+	done := map[string]bool{}
+	for _, r := range res.Profiles {
+		if pr, ok := p.find(r.Ref, obj.GetNamespace()); ok {
+			selected = append(selected, selectedVerdict(pr, r))
+			done[pr.name()] = true
+		}
+	}
+	for _, pr := range p.profiles {
+		if done[pr.name()] {
+			continue
+		}
+		if reason := p.whyNot(pr, kind.Name, obj); reason != "" {
+			others = append(others, Verdict{Profile: pr.name(), Reason: reason})
+		} else { // it selects the workload, but the engine did not run (see the report's note)
+			selected = append(selected, Verdict{Profile: pr.name(), Selected: true, Outcome: "NotInjected"})
+		}
+	}
+	sort.SliceStable(others, func(i, j int) bool { return others[i].Profile < others[j].Profile })
+	return append(append([]Verdict{}, selected...), others...)
+}
+
+// find returns the profile a workload's engine result names: a SidecarProfile is in the workload's namespace.
+func (p *predictor) find(ref inject.ProfileRef, namespace string) (profile, bool) {
+	for _, pr := range p.profiles {
+		if selection.Ref(pr) == ref && (pr.GetNamespace() == "" || pr.GetNamespace() == namespace) {
+			return pr, true
+		}
+	}
+	return profile{}, false
+}
+
+func selectedVerdict(pr profile, r inject.ProfileResult) Verdict {
+	v := Verdict{Profile: pr.name(), Selected: true, Outcome: string(r.Outcome), Revision: r.Revision}
+	for _, s := range pr.ProfileSpec().Sidecars {
+		v.Sidecars = append(v.Sidecars, s.Name)
+	}
+	for _, c := range r.Conflicts {
+		v.Conflicts = append(v.Conflicts, c.Message())
+	}
+	return v
+}

@@ -1,0 +1,399 @@
+package offline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+)
+
+// predictText runs Predict on YAML streams, with the CLI's defaults.
+func predictText(t *testing.T, inputs, profiles string, labels map[string]map[string]string) (*Result, error) {
+	t.Helper()
+	in, err := Split("in.yaml", []byte(inputs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Split("profiles.yaml", []byte(profiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Predict(in, pr, Options{Namespace: "default", OutriggerNamespace: "outrigger-system", NamespaceLabels: labels})
+}
+
+func mustPredict(t *testing.T, inputs, profiles string) *Result {
+	t.Helper()
+	res, err := predictText(t, inputs, profiles, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// deployment is a Deployment manifest with the given namespace ("" for none) and workload labels.
+func deployment(name, namespace string, labels ...string) string {
+	ns := ""
+	if namespace != "" {
+		ns = "\n  namespace: " + namespace
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s%s
+  labels: {%s}
+spec:
+  selector:
+    matchLabels: {app: %s}
+  template:
+    metadata:
+      labels: {app: %s}
+    spec:
+      containers:
+      - name: app
+        image: app:1
+`, name, ns, strings.Join(labels, ", "), name, name)
+}
+
+// sidecarProfile is a profile whose spec has the given extra YAML, and one sidecar named after it.
+func sidecarProfile(kind, name, namespace, spec string) string {
+	ns := ""
+	if namespace != "" {
+		ns = "\n  namespace: " + namespace
+	}
+	return fmt.Sprintf(`apiVersion: sidecars.outrigger.dev/v1alpha1
+kind: %s
+metadata:
+  name: %s%s
+spec:
+%s
+  sidecars:
+  - name: %s
+    image: %s:1
+`, kind, name, ns, indentSpec(spec), name, name)
+}
+
+func indentSpec(spec string) string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(spec), "\n") {
+		out = append(out, "  "+l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestExplain_SaysWhyEachProfileDoesOrDoesNotSelect(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		workload string
+		profile  string
+		labels   map[string]map[string]string
+		selected bool
+		want     string // in the reason, or the outcome when selected
+	}{{
+		name:     "Selected",
+		workload: deployment("web", "", "app: web"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {matchLabels: {app: web}}"),
+		selected: true, want: "Injected",
+	}, {
+		name:     "WrongNamespace",
+		workload: deployment("web", "shop", "app: web"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "other", "selector: {}"),
+		want:     "wrong namespace: a SidecarProfile selects only workloads of its own namespace, other; the workload is in shop",
+	}, {
+		name:     "MissingWorkloadLabel",
+		workload: deployment("web", "", "tier: front"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {matchLabels: {app: web}}"),
+		want:     "spec.selector requires app=web, but the workload has no label app",
+	}, {
+		name:     "MismatchingWorkloadLabel",
+		workload: deployment("web", "", "app: api"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {matchExpressions: [{key: app, operator: In, values: [web, shop]}]}"),
+		want:     "spec.selector requires app in (shop,web), but the workload has app=api",
+	}, {
+		name:     "WorkloadKinds",
+		workload: deployment("web", "", "app: web"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [Job, CronJob]"),
+		want:     "spec.workloadKinds [Job CronJob] does not include Deployment",
+	}, {
+		name:     "OptedOut",
+		workload: deployment("web", "", "app: web", "sidecars.outrigger.dev/inject: disabled"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"),
+		want:     "the workload opted out with the label sidecars.outrigger.dev/inject=disabled",
+	}, {
+		name:     "NamespaceSelectorWithoutKnownLabels",
+		workload: deployment("web", "shop", "app: web"),
+		profile:  sidecarProfile("ClusterSidecarProfile", "proxy", "", "selector: {}\nnamespaceSelector: {matchLabels: {mesh: enabled}}"),
+		want: "spec.namespaceSelector requires mesh=enabled, but namespace shop has no label mesh (the CLI knows namespace shop " +
+			"only by its name: add its Namespace object to the inputs, or pass --namespace-labels shop=KEY=VALUE)",
+	}, {
+		name:     "NamespaceSelectorWithAnotherValue",
+		workload: deployment("web", "shop", "app: web"),
+		profile:  sidecarProfile("ClusterSidecarProfile", "proxy", "", "selector: {}\nnamespaceSelector: {matchLabels: {mesh: enabled}}"),
+		labels:   map[string]map[string]string{"shop": {"mesh": "off"}},
+		want:     "spec.namespaceSelector requires mesh=enabled, but namespace shop has mesh=off",
+	}, {
+		name:     "NamespaceSelectorFromTheFlag",
+		workload: deployment("web", "shop", "app: web"),
+		profile:  sidecarProfile("ClusterSidecarProfile", "proxy", "", "selector: {}\nnamespaceSelector: {matchLabels: {mesh: enabled}}"),
+		labels:   map[string]map[string]string{"shop": {"mesh": "enabled"}},
+		selected: true, want: "Injected",
+	}, {
+		name:     "NamespaceSelectorOnTheNameLabel",
+		workload: deployment("web", "shop", "app: web"),
+		profile:  sidecarProfile("ClusterSidecarProfile", "proxy", "", "selector: {}\nnamespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}"),
+		selected: true, want: "Injected",
+	}, {
+		name:     "ProtectedNamespace",
+		workload: deployment("dns", "kube-system", "app: dns"),
+		profile:  sidecarProfile("ClusterSidecarProfile", "proxy", "", "selector: {}"),
+		want:     "protected namespace: ClusterSidecarProfiles never select kube-system or Outrigger's namespace (outrigger-system)",
+	}, {
+		name:     "SidecarProfileInANamespaceTheWebhookNeverSees",
+		workload: deployment("manager", "outrigger-system", "app: manager"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "outrigger-system", "selector: {}"),
+		want:     "the admission webhook never sees namespace outrigger-system, so nothing is injected at creation",
+	}, {
+		name:     "Conflict",
+		workload: deployment("proxy", "", "app: proxy"),
+		profile:  sidecarProfile("SidecarProfile", "app", "", "selector: {}"),
+		selected: true, want: `container "app" (spec.sidecars[0].name) is already used by the workload: rename it in the profile`,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := predictText(t, tc.workload, tc.profile, tc.labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Workloads) != 1 || len(res.Workloads[0].Profiles) != 1 {
+				t.Fatalf("reports = %+v, want one workload with one profile", res.Workloads)
+			}
+			v := res.Workloads[0].Profiles[0]
+			got := v.Reason
+			if v.Selected {
+				got = v.Outcome + ": " + strings.Join(v.Conflicts, "; ")
+			}
+			if v.Selected != tc.selected || !strings.Contains(got, tc.want) {
+				t.Errorf("verdict = %+v\nwant selected=%v and %q", v, tc.selected, tc.want)
+			}
+			if !tc.selected && res.Documents[0].Changed {
+				t.Errorf("a workload no profile selects was changed")
+			}
+		})
+	}
+}
+
+func TestExplain_ListsSelectingProfilesFirstInPlacementOrder(t *testing.T) {
+	profiles := strings.Join([]string{
+		sidecarProfile("SidecarProfile", "b-late", "", "selector: {}\norder: 10"),
+		sidecarProfile("SidecarProfile", "a-other", "elsewhere", "selector: {}"),
+		sidecarProfile("ClusterSidecarProfile", "c-early", "", "selector: {}\norder: -5"),
+	}, "---\n")
+	res := mustPredict(t, deployment("web", "", "app: web"), profiles)
+	var got []string
+	for _, v := range res.Workloads[0].Profiles {
+		got = append(got, fmt.Sprintf("%s:%v", v.Profile, v.Selected))
+	}
+	want := "ClusterSidecarProfile c-early:true,SidecarProfile default/b-late:true,SidecarProfile elsewhere/a-other:false"
+	if strings.Join(got, ",") != want {
+		t.Errorf("verdicts = %s\nwant %s", strings.Join(got, ","), want)
+	}
+}
+
+func TestPredict_NamespaceObjectsAmongTheInputsGiveLabels(t *testing.T) {
+	inputs := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {mesh: enabled}\n---\n" + deployment("web", "shop")
+	profile := sidecarProfile("ClusterSidecarProfile", "proxy", "", "selector: {}\nnamespaceSelector: {matchLabels: {mesh: enabled}}")
+	res := mustPredict(t, inputs, profile)
+	if !res.Documents[1].Changed {
+		t.Errorf("the Deployment in the labelled namespace was not injected: %+v", res.Workloads[0])
+	}
+	if res.Documents[0].Changed {
+		t.Errorf("the Namespace was changed")
+	}
+}
+
+func TestPredict_InvalidProfiles(t *testing.T) {
+	valid := func(kind, spec string) string { return sidecarProfile(kind, "p", "", spec) }
+	raw := func(spec string) string {
+		return "apiVersion: sidecars.outrigger.dev/v1alpha1\nkind: SidecarProfile\nmetadata: {name: p}\nspec:\n" + indentSpec(spec) + "\n"
+	}
+	for _, tc := range []struct {
+		name, profiles, want string
+	}{
+		{"SelectorRequired", valid("SidecarProfile", "workloadKinds: [Job]"), "spec.selector is required: set it to {} to select every workload"},
+		{"SelectorOperator", valid("SidecarProfile", "selector: {matchExpressions: [{key: a, operator: Equals, values: [b]}]}"), `spec.selector.matchExpressions[0].operator "Equals" must be one of In, NotIn, Exists, DoesNotExist`},
+		{"SelectorValues", valid("SidecarProfile", "selector: {matchExpressions: [{key: a, operator: In}]}"), "spec.selector.matchExpressions[0].values must be non-empty for In: list the values"},
+		{"NamespaceSelector", valid("ClusterSidecarProfile", "selector: {}\nnamespaceSelector: {matchLabels: {'bad key!': x}}"), "spec.namespaceSelector is invalid"},
+		{"NoSidecar", raw("selector: {}"), "spec.sidecars needs at least one sidecar"},
+		{"SidecarName", raw("selector: {}\nsidecars: [{name: Log_Shipper, image: x}]"), `spec.sidecars[0].name "Log_Shipper" must be a DNS label`},
+		{"SidecarNamesUnique", raw("selector: {}\nsidecars: [{name: a, image: x}, {name: a, image: z}]"), `spec.sidecars[1].name "a" is used by another sidecar of the profile: rename one`},
+		{"RestartPolicy", raw("selector: {}\nsidecars: [{name: a, image: x, restartPolicy: Never}]"), `spec.sidecars[0].restartPolicy is "Never": leave it out or set it to Always`},
+		{"MountOfAnUndeclaredVolume", valid("SidecarProfile", "selector: {}\nappContainerMounts: [{name: data, mountPath: /data}]"), `spec.appContainerMounts[0].name "data" must name a volume declared in spec.volumes: add the volume there, or fix the name`},
+		{"MountPath", valid("SidecarProfile", "selector: {}\nvolumes: [{name: data, emptyDir: {}}]\nappContainerMounts: [{name: data, mountPath: data}]"), "must be an absolute path"},
+		{"VolumeName", valid("SidecarProfile", "selector: {}\nvolumes: [{name: Data, emptyDir: {}}]"), `spec.volumes[0].name "Data" must be a DNS label`},
+		{"WorkloadKind", valid("SidecarProfile", "selector: {}\nworkloadKinds: [StatefulSet]"), `spec.workloadKinds[0] "StatefulSet" is not a workload kind`},
+		{"Placement", valid("SidecarProfile", "selector: {}\nplacement: Last"), `spec.placement "Last": use BeforeInitContainers or AfterInitContainers`},
+		{"Order", valid("SidecarProfile", "selector: {}\norder: 5000"), "spec.order 5000 is out of range"},
+		{"DuplicateField", valid("SidecarProfile", "selector: {}\nselector: {}"), `"selector" already set`},
+		{"UnknownField", valid("SidecarProfile", "selector: {}\nsidecar: {}"), `unknown field "spec.sidecar"`},
+		{"APIVersion", strings.Replace(valid("SidecarProfile", "selector: {}"), "v1alpha1", "v1", 1), `apiVersion "sidecars.outrigger.dev/v1" is not served`},
+		{"GivenTwice", valid("SidecarProfile", "selector: {}") + "---\n" + valid("SidecarProfile", "selector: {}"), "is given twice"},
+		{"CollidingNames", sidecarProfile("SidecarProfile", "logs", "", "selector: {}") + "---\n" +
+			strings.Replace(sidecarProfile("ClusterSidecarProfile", "other", "", "selector: {}"), "name: other\n    image", "name: logs\n    image", 1),
+			`SidecarProfile default/logs (profiles.yaml, document 1) and ClusterSidecarProfile other (profiles.yaml, document 2) can select the same workloads and both declare sidecar "logs"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := predictText(t, deployment("web", ""), tc.profiles, nil)
+			var invalid *InvalidProfilesError
+			if !errors.As(err, &invalid) {
+				t.Fatalf("err = %v, want an InvalidProfilesError", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v\nwant it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "profiles.yaml, document") {
+				t.Errorf("err = %v: does not say where the profile is", err)
+			}
+		})
+	}
+}
+
+func TestPredict_ValidSamplesPass(t *testing.T) {
+	for _, f := range []string{
+		"../../config/samples/sidecars_v1alpha1_sidecarprofile.yaml",
+		"../../config/samples/sidecars_v1alpha1_clustersidecarprofile.yaml",
+	} {
+		docs, err := (&Reader{}).Read([]string{f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Predict(nil, docs, Options{Namespace: "default"}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestRewrite_KeepsTheTextOutsideThePodTemplateAndTheCommentsInIt(t *testing.T) {
+	in := `# Head comment of the document.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+    name: web   # odd spacing stays
+    labels:
+        app: web
+spec:
+
+    selector:
+        matchLabels: {app: web}
+    template:   # the pod template
+        # head of the template's content
+        metadata:
+            labels:
+                app: web # pods carry it
+        spec:
+            containers:
+                # the app
+                - name: web
+                  image: 'web:1'   # pinned, quoted
+                  args: ["--port", "8080"]
+            # foot of the template
+# A comment that belongs to strategy.
+
+    strategy: {type: Recreate}
+`
+	res := mustPredict(t, in, sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"))
+	out := string(res.Documents[0].Text)
+	head, _, _ := strings.Cut(in, "    template:")
+	if !strings.HasPrefix(out, head+"    template:   # the pod template\n") {
+		t.Errorf("the text before the pod template changed:\n%s", out)
+	}
+	tail := "\n# A comment that belongs to strategy.\n\n    strategy: {type: Recreate}\n"
+	if !strings.HasSuffix(out, tail) {
+		t.Errorf("the text after the pod template changed:\n%s", out)
+	}
+	for _, kept := range []string{"# head of the template's content", "app: web # pods carry it", "# the app",
+		"image: 'web:1' # pinned, quoted", `args: ["--port", "8080"]`, "# foot of the template", "                - name: proxy\n", "                  restartPolicy: Always\n"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("output lacks %q (4-space indentation, indented sequences):\n%s", kept, out)
+		}
+	}
+	if len(res.Warnings) > 0 {
+		t.Errorf("warnings: %v", res.Warnings)
+	}
+}
+
+func TestRewrite_FallsBackWhenThePatchRunsIntoAMergeKey(t *testing.T) {
+	in := `# defaults shared by the pod templates
+x-pod: &pod
+  containers:
+  - name: web
+    image: web:1
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      <<: *pod
+`
+	res, err := predictText(t, in, sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nvolumes: [{name: v, emptyDir: {}}]\nappContainerMounts: [{name: v, mountPath: /v}]"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := sigsyaml.Unmarshal(res.Documents[0].Text, &d); err != nil {
+		t.Fatal(err)
+	}
+	spec := d.Spec.Template.Spec
+	if len(spec.InitContainers) != 1 || len(spec.Containers) != 1 || len(spec.Containers[0].VolumeMounts) != 1 || spec.Containers[0].Image != "web:1" {
+		t.Errorf("pod spec = %+v, want web:1 with the mount and the proxy", spec)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "comments in this document could not be kept") {
+		t.Errorf("warnings = %v, want one about comments", res.Warnings)
+	}
+}
+
+func TestRewrite_JSONDocumentsBecomeYAML(t *testing.T) {
+	in := `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"once"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"once","image":"once:1"}]}}}}`
+	res := mustPredict(t, in, sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"))
+	out := string(res.Documents[0].Text)
+	if !strings.HasPrefix(out, "apiVersion: batch/v1\nkind: Job\n") || !strings.Contains(out, "restartPolicy: Always") {
+		t.Errorf("output is not block YAML with the sidecar:\n%s", out)
+	}
+}
+
+func TestPredict_AManifestWithABadInjectionAnnotationIsLeftAsTheWebhookLeavesIt(t *testing.T) {
+	in := strings.Replace(deployment("web", "", "app: web"), "      labels: {app: web}\n", "      labels: {app: web}\n      annotations: {sidecars.outrigger.dev/injection: '{oops'}\n", 1)
+	res := mustPredict(t, in, sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"))
+	if res.Documents[0].Changed || !strings.Contains(res.Workloads[0].Note, "annotation "+v1alpha1.InjectionAnnotation) {
+		t.Errorf("changed = %v, note = %q; want unchanged with a note on the annotation", res.Documents[0].Changed, res.Workloads[0].Note)
+	}
+	if v := res.Workloads[0].Profiles[0]; !v.Selected || v.Outcome != "NotInjected" {
+		t.Errorf("verdict = %+v, want selected and not injected", v)
+	}
+}
+
+func TestPredict_AnOnCreateProfileKeepsWhatAManifestAlreadyCarries(t *testing.T) {
+	profile := sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nupdatePolicy: OnCreate")
+	first := mustPredict(t, deployment("web", ""), profile)
+	changed := strings.Replace(profile, "image: proxy:1", "image: proxy:2", 1)
+	second := mustPredict(t, string(first.Documents[0].Text), changed)
+	v := second.Workloads[0].Profiles[0]
+	if second.Documents[0].Changed || v.Outcome != "Kept" {
+		t.Errorf("changed = %v, verdict = %+v; want the old revision kept", second.Documents[0].Changed, v)
+	}
+}
+
+func TestPredict_WarnsAboutProfilesAmongTheManifestsThatAreNotGiven(t *testing.T) {
+	given := sidecarProfile("SidecarProfile", "proxy", "", "selector: {}")
+	other := sidecarProfile("ClusterSidecarProfile", "logs", "", "selector: {}")
+	res := mustPredict(t, given+"---\n"+other, given)
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "in.yaml, document 2: ClusterSidecarProfile logs is among the manifests but not used: pass it with --profiles too") {
+		t.Errorf("warnings = %v", res.Warnings)
+	}
+}

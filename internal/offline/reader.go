@@ -1,0 +1,52 @@
+package offline
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+)
+
+// memReader is the cache the webhook reads, made of the CLI's inputs: so that catalog.Catalog, the code that
+// builds the webhook's engine input, builds the CLI's too, and the two cannot disagree.
+type memReader struct {
+	profiles   []profile
+	namespaces *namespaces
+}
+
+var _ client.Reader = memReader{}
+
+// Get reads a Namespace. Every namespace exists: a workload can only be created in one that does.
+func (r memReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return fmt.Errorf("offline: cannot read a %T", obj)
+	}
+	ns.Name, ns.Labels = key.Name, r.namespaces.Labels(key.Name)
+	return nil
+}
+
+// List lists SidecarProfiles (of one namespace, or all) and ClusterSidecarProfiles.
+func (r memReader) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	o := (&client.ListOptions{}).ApplyOptions(opts)
+	switch l := list.(type) {
+	case *v1alpha1.SidecarProfileList:
+		for _, p := range r.profiles {
+			if sp, ok := p.Profile.(*v1alpha1.SidecarProfile); ok && (o.Namespace == "" || sp.Namespace == o.Namespace) {
+				l.Items = append(l.Items, *sp.DeepCopy())
+			}
+		}
+	case *v1alpha1.ClusterSidecarProfileList:
+		for _, p := range r.profiles {
+			if cp, ok := p.Profile.(*v1alpha1.ClusterSidecarProfile); ok {
+				l.Items = append(l.Items, *cp.DeepCopy())
+			}
+		}
+	default:
+		return fmt.Errorf("offline: cannot list %T", list)
+	}
+	return nil
+}
