@@ -1,0 +1,43 @@
+{{/* The prefix of every name: the release name, or <release>-outrigger if it does not say outrigger. */}}
+{{- define "outrigger.fullname" -}}
+{{- /* At most 24 characters: the longest name, <fullname>-controller-manager-metrics-service, must fit a Service name (63). */ -}}
+{{- if contains "outrigger" .Release.Name -}}
+{{- .Release.Name | trunc 24 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-outrigger" .Release.Name | trunc 24 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "outrigger.selectorLabels" -}}
+control-plane: controller-manager
+app.kubernetes.io/name: outrigger
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "outrigger.labels" -}}
+app.kubernetes.io/name: outrigger
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: outrigger
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "outrigger.serviceAccountName" -}}{{ include "outrigger.fullname" . }}-controller-manager{{- end -}}
+{{- define "outrigger.webhookServiceName" -}}{{ include "outrigger.fullname" . }}-webhook-service{{- end -}}
+{{- define "outrigger.webhookSecretName" -}}{{ include "outrigger.fullname" . }}-webhook-server-cert{{- end -}}
+{{- define "outrigger.mutatingName" -}}{{ include "outrigger.fullname" . }}-mutating-webhook-configuration{{- end -}}
+{{- define "outrigger.validatingName" -}}{{ include "outrigger.fullname" . }}-validating-webhook-configuration{{- end -}}
+{{- define "outrigger.certificateName" -}}{{ include "outrigger.fullname" . }}-serving-cert{{- end -}}
+
+{{- define "outrigger.validate" -}}
+{{- if not (has .Values.certs.mode (list "self-managed" "cert-manager")) -}}
+{{- fail (printf "certs.mode must be self-managed or cert-manager, not %q" .Values.certs.mode) -}}
+{{- end -}}
+{{- if not (has .Values.webhook.failurePolicy (list "Ignore" "Fail")) -}}
+{{- fail (printf "webhook.failurePolicy must be Ignore or Fail, not %q" .Values.webhook.failurePolicy) -}}
+{{- end -}}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) -}}
+{{- fail "serviceMonitor.enabled needs metrics.enabled" -}}
+{{- end -}}
+{{- end -}}
