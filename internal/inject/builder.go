@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
@@ -101,13 +100,13 @@ func (b *builder) desired(spec *v1alpha1.SidecarProfileSpec, live items, unchang
 		}
 	}}
 	for _, c := range r.sidecars {
-		if l := findContainer(live.sidecars, c.Name); unchanged && l != nil && equality.Semantic.DeepDerivative(c, *l) {
+		if l := findContainer(live.sidecars, c.Name); unchanged && l != nil && derives(c, *l) {
 			c = *l
 		}
 		it.sidecars = append(it.sidecars, c)
 	}
 	for _, v := range r.volumes {
-		if l := findVolume(live.volumes, v.Name); unchanged && l != nil && equality.Semantic.DeepDerivative(v, *l) {
+		if l := findVolume(live.volumes, v.Name); unchanged && l != nil && derives(v, *l) {
 			v = *l
 		}
 		it.volumes = append(it.volumes, v)
@@ -116,7 +115,7 @@ func (b *builder) desired(spec *v1alpha1.SidecarProfileSpec, live items, unchang
 		for _, c := range mountTargets(spec, b.base.Spec.Containers) {
 			m := r.mounts[i]
 			for _, l := range live.mounts {
-				if unchanged && l.container == c && l.mount.MountPath == m.MountPath && equality.Semantic.DeepDerivative(m, l.mount) {
+				if unchanged && l.container == c && l.mount.MountPath == m.MountPath && derives(m, l.mount) {
 					m = l.mount
 				}
 			}

@@ -11,6 +11,6 @@
 //
 // What it added is recorded on the template in the InjectionAnnotation (per profile: revision hash, placement and
 // the names of the containers, volumes and mounts it added), so removal and upgrades never need the profile's
-// old spec. Items the engine renders are compared with the live ones with Semantic.DeepDerivative, so fields the
+// old spec. Items the engine renders are compared with the live ones with derives (derive.go), so fields the
 // apiserver defaults (terminationMessagePath, imagePullPolicy, ...) do not look like drift and cause no write.
 package inject

@@ -1039,3 +1039,31 @@ func TestRevision_IgnoresTheOrderOfMountContainers(t *testing.T) {
 		t.Errorf("revisions differ: %s vs %s", Revision(a.Spec), Revision(b.Spec))
 	}
 }
+
+// Probes and ports get numeric defaults from the apiserver (timeoutSeconds 1, successThreshold 1,
+// failureThreshold 3, protocol TCP): a sidecar whose probe sets only periodSeconds must not look changed once
+// stored, or every reconcile would patch it (found on a real node by the e2e suite).
+func TestInject_IgnoresProbeAndPortDefaults(t *testing.T) {
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}, PeriodSeconds: 1}
+	sc := sidecar("proxy", "busybox:local")
+	sc.LivenessProbe, sc.StartupProbe = probe.DeepCopy(), probe.DeepCopy()
+	sc.Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+	p := profile("proxy", withSidecars(sc))
+	injected := mustInject(t, podTemplate(withContainers(appContainer("app"))), p).Template
+
+	defaulted := injected.DeepCopy()
+	c := &defaulted.Spec.InitContainers[0]
+	for _, pr := range []*corev1.Probe{c.LivenessProbe, c.StartupProbe} {
+		pr.TimeoutSeconds, pr.SuccessThreshold, pr.FailureThreshold = 1, 1, 3
+	}
+	c.Ports[0].Protocol = corev1.ProtocolTCP
+	if res := mustInject(t, defaulted, p); res.Changed {
+		t.Errorf("Changed = true on a template that differs only by probe and port defaults")
+	}
+
+	edited := defaulted.DeepCopy()
+	edited.Spec.InitContainers[0].LivenessProbe.PeriodSeconds = 30
+	if res := mustInject(t, edited, p); !res.Changed || res.Template.Spec.InitContainers[0].LivenessProbe.PeriodSeconds != 1 {
+		t.Errorf("a hand-edited periodSeconds (set by the profile) was not repaired")
+	}
+}
