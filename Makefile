@@ -16,7 +16,7 @@ all: build
 
 .PHONY: help
 help: ## Show the targets.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Development
 
@@ -92,12 +92,12 @@ $(CONTROLLER_GEN):
 
 ##@ End to end (a real single-node cluster in .e2e/; needs root; see hack/e2e/README.md)
 
-# process: bin/manager on the host, called by the apiserver at https://localhost:9443; pod: config/default's
-# Deployment with an image built from ./cmd/manager and imported with ctr.
-E2E_OUTRIGGER ?= process
+# How Outrigger runs on the cluster: pod (config/default's Deployment, with the image built from ./cmd/manager as
+# the Dockerfile does and imported with ctr) or process (bin/manager on the host, quicker to iterate on).
+E2E_OUTRIGGER ?= pod
 
 .PHONY: e2e-up
-e2e-up: build ## Start (or keep) the local cluster (containerd, kubelet, control plane) and run Outrigger on it.
+e2e-up: $(if $(filter process,$(E2E_OUTRIGGER)),build) ## Start (or keep) the local cluster (containerd, kubelet, control plane) and run Outrigger on it.
 	E2E_OUTRIGGER=$(E2E_OUTRIGGER) K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/e2e/up.sh
 
 .PHONY: e2e-down
@@ -105,9 +105,5 @@ e2e-down: ## Stop the local cluster and Outrigger; clean up their containers, mo
 	hack/e2e/down.sh
 
 .PHONY: test-e2e
-test-e2e: e2e-up ## End-to-end tests on the local cluster (make e2e-up first); leaves it up, unless E2E_DOWN=1.
-	@rc=0; go test -tags e2e ./test/e2e -count=1 -v -timeout 20m $(E2E_TESTFLAGS) || rc=$$?; \
-	if [ $$rc != 0 ]; then echo "test-e2e failed: logs of the cluster and of Outrigger are in .e2e/logs"; \
-		tail -n 40 .e2e/logs/outrigger.log 2>/dev/null; fi; \
-	if [ "$(E2E_DOWN)" = 1 ]; then hack/e2e/down.sh; fi; \
-	exit $$rc
+test-e2e: e2e-up ## End-to-end tests on the local cluster; leaves it up, unless E2E_DOWN=1.
+	E2E_DOWN=$(E2E_DOWN) E2E_TESTFLAGS='$(E2E_TESTFLAGS)' hack/e2e/test.sh
