@@ -3,34 +3,18 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
-	"github.com/outrigger-dev/outrigger/internal/podcache"
-	"github.com/outrigger-dev/outrigger/internal/selection"
-	"github.com/outrigger-dev/outrigger/internal/webhook"
+	"github.com/outrigger-dev/outrigger/internal/manager"
 )
 
 // The values of --webhook-cert-mode.
@@ -148,95 +132,18 @@ func (w webhookOptions) certOptions() certs.Options {
 }
 
 func run(o options) error {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-
-	var tlsOpts []func(*tls.Config)
-	if !o.enableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	metricsOpts := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics, TLSOpts: tlsOpts}
-	if o.secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
-	// Only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret.
-	cacheOpts := cache.Options{ByObject: podcache.ByObject()}
-	if o.webhook.selfManaged() {
-		maps.Copy(cacheOpts.ByObject, o.webhook.certOptions().CacheByObject())
-	}
-	cfg := ctrl.GetConfigOrDie()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: o.probeAddr,
-		LeaderElection:         o.leaderElect,
-		LeaderElectionID:       "outrigger.sidecars.outrigger.dev",
-		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host: o.webhook.host, Port: o.webhook.port, CertDir: o.webhook.certDir, TLSOpts: tlsOpts,
-		}),
+	ctx := ctrl.SetupSignalHandler()
+	mgr, err := manager.New(ctx, ctrl.GetConfigOrDie(), manager.Options{
+		MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr, LeaderElect: o.leaderElect,
+		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2,
+		Webhook: manager.WebhookOptions{
+			Enabled: o.webhook.enabled, SelfManaged: o.webhook.selfManaged(),
+			Host: o.webhook.host, Port: o.webhook.port, Certs: o.webhook.certOptions(),
+		},
 	})
 	if err != nil {
 		return err
 	}
-	// The manager's own namespace (from the downward API) is out of reach of ClusterSidecarProfiles.
-	selection.ProtectNamespace(o.webhook.namespace)
-	ctx := ctrl.SetupSignalHandler()
-	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
-	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg)}); err != nil {
-		return err
-	}
-	webhooksReady, err := setupWebhooks(ctx, mgr, o.webhook)
-	if err != nil {
-		return err
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("webhooks", webhooksReady); err != nil {
-		return err
-	}
 	ctrl.Log.Info("starting Outrigger")
 	return mgr.Start(ctx)
-}
-
-// setupWebhooks registers the webhooks once their certificate is there, and returns the readiness check that
-// passes once the webhook server serves. Registering adds the webhook server to the manager, which starts it at
-// once if the manager runs; the server fails to start without a certificate, hence the wait (gatekeeper's way).
-func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w webhookOptions) (healthz.Checker, error) {
-	if !w.enabled {
-		return healthz.Ping, nil
-	}
-	if !w.selfManaged() {
-		// The files are there already (or the server fails to start, which says what is missing).
-		webhook.Register(mgr)
-		return mgr.GetWebhookServer().StartedChecker(), nil
-	}
-	certsReady, err := certs.Setup(ctx, mgr, w.certOptions())
-	if err != nil {
-		return nil, err
-	}
-	registered := make(chan struct{})
-	go func() {
-		select {
-		case <-certsReady:
-			if ctx.Err() == nil { // the manager refuses new runnables once it stops
-				webhook.Register(mgr)
-				close(registered)
-			}
-		case <-ctx.Done():
-		}
-	}()
-	return func(req *http.Request) error {
-		select {
-		case <-registered:
-			return mgr.GetWebhookServer().StartedChecker()(req)
-		default:
-			return errors.New("the webhook certificate is not ready yet")
-		}
-	}, nil
 }

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -44,21 +43,14 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
-	"github.com/outrigger-dev/outrigger/internal/podcache"
-	"github.com/outrigger-dev/outrigger/internal/selection"
-	"github.com/outrigger-dev/outrigger/internal/webhook"
+	"github.com/outrigger-dev/outrigger/internal/manager"
 )
 
 // What an installation from config/default gives the manager: the defaults of cmd/manager's flags, the namespace
@@ -493,73 +485,17 @@ type managerOptions struct {
 	leaderElect bool
 }
 
-// startManager runs the manager in this process until the test ends. It reproduces the self-managed path of run
-// and setupWebhooks in cmd/manager/main.go, which are in package main and cannot be called from here: keep the
-// two in step. The differences are the listeners (metrics off, probes and webhooks on local ports), the leader
-// election namespace (read from the pod's ServiceAccount directory in a cluster) and the context, which the test
-// cancels instead of a signal.
-func startManager(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, o managerOptions) {
+// startManager runs, in this process and until the test ends, the manager cmd/manager runs (internal/manager),
+// in self-managed certificate mode. The differences from a pod are the listeners (metrics off, probes and
+// webhooks on local ports) and the leader election namespace (in a pod, read from the ServiceAccount directory).
+func startManager(t *testing.T, cfg *rest.Config, _ *runtime.Scheme, o managerOptions) {
 	t.Helper()
-	// main.go: no HTTP/2 unless --enable-http2.
-	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
-	// main.go: only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret.
-	cacheOpts := cache.Options{ByObject: podcache.ByObject()}
-	maps.Copy(cacheOpts.ByObject, o.certs.CacheByObject())
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: o.probeAddr,
-		LeaderElection:         o.leaderElect,
-		LeaderElectionID:       "outrigger.sidecars.outrigger.dev",
-		// In a pod, controller-runtime reads the namespace from the ServiceAccount token's directory.
-		LeaderElectionNamespace: o.certs.Namespace,
-		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host: o.webhookHost, Port: o.webhookPort, CertDir: o.certs.CertDir, TLSOpts: tlsOpts,
-		}),
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr, err := manager.New(ctx, cfg, manager.Options{
+		MetricsAddr: "0", ProbeAddr: o.probeAddr, LeaderElect: o.leaderElect, LeaderElectionNamespace: o.certs.Namespace,
+		Webhook: manager.WebhookOptions{Enabled: true, SelfManaged: true, Host: o.webhookHost, Port: o.webhookPort, Certs: o.certs},
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	selection.ProtectNamespace(o.certs.Namespace)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg)}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-
-	// main.go's setupWebhooks, self-managed branch.
-	certsReady, err := certs.Setup(ctx, mgr, o.certs)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	registered := make(chan struct{})
-	go func() {
-		select {
-		case <-certsReady:
-			if ctx.Err() == nil { // the manager refuses new runnables once it stops
-				webhook.Register(mgr)
-				close(registered)
-			}
-		case <-ctx.Done():
-		}
-	}()
-	webhooksReady := func(req *http.Request) error {
-		select {
-		case <-registered:
-			return mgr.GetWebhookServer().StartedChecker()(req)
-		default:
-			return errors.New("the webhook certificate is not ready yet")
-		}
-	}
-	for name, check := range map[string]healthz.Checker{"readyz": healthz.Ping, "webhooks": webhooksReady} {
-		if err := mgr.AddReadyzCheck(name, check); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		cancel()
 		t.Fatal(err)
 	}

@@ -1,0 +1,142 @@
+// Package manager builds Outrigger's controller manager: the reconcilers, the webhooks and their certificates,
+// the caches, probes and metrics. cmd/manager turns flags into Options; tests build the very same manager.
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"maps"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/certs"
+	"github.com/outrigger-dev/outrigger/internal/podcache"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/webhook"
+)
+
+// Options configure the manager; cmd/manager's flags set them.
+type Options struct {
+	MetricsAddr, ProbeAddr string
+	LeaderElect            bool
+	// LeaderElectionNamespace: "" lets controller-runtime take the pod's own namespace.
+	LeaderElectionNamespace string
+	SecureMetrics           bool
+	EnableHTTP2             bool
+	Webhook                 WebhookOptions
+}
+
+// WebhookOptions configure the admission webhooks and their serving certificate.
+type WebhookOptions struct {
+	Enabled bool
+	// SelfManaged: Outrigger keeps its own CA and certificate (internal/certs); otherwise the files in
+	// Certs.CertDir come from someone else (cert-manager, envtest).
+	SelfManaged bool
+	Host        string
+	Port        int
+	// Certs says where the certificate lives; Certs.Namespace is Outrigger's own namespace.
+	Certs certs.Options
+}
+
+// New builds the manager. ctx stops what New starts in the background; Start the manager with the same ctx.
+func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		// HTTP/2 Stream Cancellation and Rapid Reset CVEs.
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	if o.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	// Only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret.
+	cacheOpts := cache.Options{ByObject: podcache.ByObject()}
+	if o.Webhook.Enabled && o.Webhook.SelfManaged {
+		maps.Copy(cacheOpts.ByObject, o.Webhook.Certs.CacheByObject())
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   cacheOpts,
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        "outrigger.sidecars.outrigger.dev",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.Certs.CertDir, TLSOpts: tlsOpts,
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The manager's own namespace is out of reach of ClusterSidecarProfiles.
+	selection.ProtectNamespace(o.Webhook.Certs.Namespace)
+	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
+	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg)}); err != nil {
+		return nil, err
+	}
+	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	for name, check := range map[string]healthz.Checker{"readyz": healthz.Ping, "webhooks": webhooksReady} {
+		if err := mgr.AddReadyzCheck(name, check); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, mgr.AddHealthzCheck("healthz", healthz.Ping)
+}
+
+// setupWebhooks registers the webhooks once their certificate is there, and returns the readiness check that
+// passes once the webhook server serves. Registering adds the webhook server to the manager, which starts it at
+// once if the manager runs; the server fails to start without a certificate, hence the wait (gatekeeper's way).
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions) (healthz.Checker, error) {
+	if !w.Enabled {
+		return healthz.Ping, nil
+	}
+	if !w.SelfManaged {
+		// The files are there already (or the server fails to start, which says what is missing).
+		webhook.Register(mgr)
+		return mgr.GetWebhookServer().StartedChecker(), nil
+	}
+	certsReady, err := certs.Setup(ctx, mgr, w.Certs)
+	if err != nil {
+		return nil, err
+	}
+	registered := make(chan struct{})
+	go func() {
+		select {
+		case <-certsReady:
+			if ctx.Err() == nil { // the manager refuses new runnables once it stops
+				webhook.Register(mgr)
+				close(registered)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return func(req *http.Request) error {
+		select {
+		case <-registered:
+			return mgr.GetWebhookServer().StartedChecker()(req)
+		default:
+			return errors.New("the webhook certificate is not ready yet")
+		}
+	}, nil
+}
