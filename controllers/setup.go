@@ -3,6 +3,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,14 @@ type Options struct {
 	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars, "" when it can: what
 	// NativeSidecarSupport found at start, or a test's answer.
 	NativeSidecarsUnsupported string
+	// WorkloadWorkers is how many workloads of each kind are reconciled at once; 0 means DefaultWorkloadWorkers.
+	WorkloadWorkers int
 }
+
+// DefaultWorkloadWorkers is the default number of workloads of each kind reconciled at once. One worker waits
+// on the apiserver for most of each reconcile (its write), so a new profile selecting thousands of workloads
+// converges only as fast as several writes in flight allow; see docs/benchmarks.md for the measurement.
+const DefaultWorkloadWorkers = 8
 
 // Setup registers the indexes and every reconciler with the manager. The manager's cache must hold pods as
 // podcache.ByObject says.
@@ -38,7 +46,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 			continue
 		}
 		r := &WorkloadReconciler{Client: mgr.GetClient(), Kind: kind, Catalog: cat,
-			Events: mgr.GetEventRecorder("outrigger"), Failures: failures}
+			Events: mgr.GetEventRecorder("outrigger"), Failures: failures, Workers: cmp.Or(o.WorkloadWorkers, DefaultWorkloadWorkers)}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}

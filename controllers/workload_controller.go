@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -44,6 +45,8 @@ type WorkloadReconciler struct {
 	Catalog  catalog.Catalog
 	Events   events.EventRecorder
 	Failures *Failures
+	// Workers is how many workloads are reconciled at once.
+	Workers int
 }
 
 // Reconcile injects, updates or removes sidecars on one workload.
@@ -227,6 +230,7 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(string(r.Kind.Name))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		For(r.Kind.NewObject()).
 		Watches(&v1alpha1.SidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind)),
 			builder.WithPredicates(profileSpecOrDeletionChanged)).

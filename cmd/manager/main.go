@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/manager"
 )
@@ -29,6 +30,8 @@ type options struct {
 	leaderElect            bool
 	secureMetrics          bool
 	enableHTTP2            bool
+	pprofAddr              string
+	workloadWorkers        int
 	webhook                webhookOptions
 }
 
@@ -50,6 +53,8 @@ func main() {
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the apiserver.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 as well (off: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address to serve Go's pprof profiles on, e.g. 127.0.0.1:6060; 0 disables it.")
+	flag.IntVar(&o.workloadWorkers, "workload-workers", controllers.DefaultWorkloadWorkers, "How many workloads of each kind are reconciled at once.")
 	bindWebhookFlags(&o.webhook)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -57,6 +62,10 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	o.webhook.namespace = os.Getenv("POD_NAMESPACE")
+	if o.workloadWorkers < 1 {
+		fmt.Fprintf(os.Stderr, "outrigger: --workload-workers=%d: must be at least 1\n", o.workloadWorkers)
+		os.Exit(2)
+	}
 	if err := o.webhook.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "outrigger:", err)
 		os.Exit(2)
@@ -135,7 +144,7 @@ func run(o options) error {
 	ctx := ctrl.SetupSignalHandler()
 	mgr, err := manager.New(ctx, ctrl.GetConfigOrDie(), manager.Options{
 		MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr, LeaderElect: o.leaderElect,
-		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2,
+		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2, PprofAddr: o.pprofAddr, WorkloadWorkers: o.workloadWorkers,
 		Webhook: manager.WebhookOptions{
 			Enabled: o.webhook.enabled, SelfManaged: o.webhook.selfManaged(),
 			Host: o.webhook.host, Port: o.webhook.port, Certs: o.webhook.certOptions(),

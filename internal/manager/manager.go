@@ -8,6 +8,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -24,6 +25,7 @@ import (
 	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
+	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/webhook"
 )
@@ -36,7 +38,11 @@ type Options struct {
 	LeaderElectionNamespace string
 	SecureMetrics           bool
 	EnableHTTP2             bool
-	Webhook                 WebhookOptions
+	// PprofAddr serves net/http/pprof when not "" or "0", for profiling.
+	PprofAddr string
+	// WorkloadWorkers is how many workloads of each kind are reconciled at once.
+	WorkloadWorkers int
+	Webhook         WebhookOptions
 }
 
 // WebhookOptions configure the admission webhooks and their serving certificate.
@@ -66,21 +72,28 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	// Only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret.
+	// Only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret and the two webhook
+	// configurations, and the webhook server presents the certificate the keeper chose (see certs.Keeper).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject()}
+	webhookTLSOpts := tlsOpts
+	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {
 		maps.Copy(cacheOpts.ByObject, o.Webhook.Certs.CacheByObject())
+		keeper = certs.NewKeeper(o.Webhook.Certs)
+		webhookTLSOpts = append(slices.Clone(tlsOpts), keeper.ServeFromMemory)
 	}
+	cfg = requestmetrics.Instrument(cfg)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOpts,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "outrigger.sidecars.outrigger.dev",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.Certs.CertDir, TLSOpts: tlsOpts,
+			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.Certs.CertDir, TLSOpts: webhookTLSOpts,
 		}),
 	})
 	if err != nil {
@@ -89,10 +102,12 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// The manager's own namespace is out of reach of ClusterSidecarProfiles.
 	selection.ProtectNamespace(o.Webhook.Certs.Namespace)
 	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
-	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg)}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
+	}); err != nil {
 		return nil, err
 	}
-	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook)
+	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook, keeper)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +122,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 // setupWebhooks registers the webhooks once their certificate is there, and returns the readiness check that
 // passes once the webhook server serves. Registering adds the webhook server to the manager, which starts it at
 // once if the manager runs; the server fails to start without a certificate, hence the wait (gatekeeper's way).
-func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions) (healthz.Checker, error) {
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keeper *certs.Keeper) (healthz.Checker, error) {
 	if !w.Enabled {
 		return healthz.Ping, nil
 	}
@@ -116,7 +131,7 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions) (hea
 		webhook.Register(mgr)
 		return mgr.GetWebhookServer().StartedChecker(), nil
 	}
-	certsReady, err := certs.Setup(ctx, mgr, w.Certs)
+	certsReady, err := keeper.Setup(ctx, mgr)
 	if err != nil {
 		return nil, err
 	}

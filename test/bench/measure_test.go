@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
+)
+
+// mutatingWebhook is the name of the configuration envtest installs from config/webhook/manifests.yaml.
+const mutatingWebhook = "mutating-webhook-configuration"
+
+// idle waits until the manager has reconciled at least minReconciles Deployments since it started and has had
+// nothing to do for two scrapes in a row, and returns the last scrape.
+func (s *scale) idle(ctx context.Context, minReconciles int) controlplane.Metrics {
+	deadline := time.Now().Add(waitTimeout)
+	var last float64 = -1
+	for {
+		ms, err := s.mgr.Metrics()
+		s.must(err)
+		reconciles := ms.Sum("controller_runtime_reconcile_total", nil)
+		busy := ms.Sum("workqueue_depth", nil) + ms.Sum("controller_runtime_active_workers", nil)
+		done := ms.Sum("controller_runtime_reconcile_total", map[string]string{"controller": "deployment"}) >= float64(minReconciles)
+		if done && busy == 0 && reconciles == last {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			s.b.Fatalf("the manager is still busy after %s; see %s", waitTimeout, s.logPath)
+		}
+		last = reconciles
+		time.Sleep(time.Second)
+	}
+}
+
+// deploymentWrites is how many patches of Deployments the manager made between two scrapes (before nil: since
+// it started), and how many of them were refused with a conflict.
+func deploymentWrites(before, after controlplane.Metrics) (writes, conflicts float64) {
+	count := func(ms controlplane.Metrics, code string) float64 {
+		if ms == nil {
+			return 0
+		}
+		labels := map[string]string{"verb": "patch", "resource": "apps/deployments"}
+		if code != "" {
+			labels["code"] = code
+		}
+		return ms.Sum(requestmetrics.Name, labels)
+	}
+	return count(after, "") - count(before, ""), count(after, "409") - count(before, "409")
+}
+
+// measureAdmission times creating Deployments with the mutating webhook configured (and a profile selecting
+// them, so each is injected) and without any webhook configured, alternating halves so that neither gets the
+// warmer apiserver.
+func (s *scale) measureAdmission(ctx context.Context) admissionResult {
+	var r admissionResult
+	s.must(s.c.Create(ctx, clusterProfile("bench-admission", setAdmission)))
+	s.waitObserved(ctx, "bench-admission")
+	saved := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	s.must(s.c.Get(ctx, client.ObjectKey{Name: mutatingWebhook}, saved))
+	half := s.n / 2
+	for round := range 2 {
+		s.must(s.c.Delete(ctx, saved.DeepCopy()))
+		s.waitWebhook(ctx, false)
+		s.logf("admission: creating %d Deployments without the webhook", half)
+		r.Without += s.timeCreate(ctx, setControl, round*half, half)
+
+		again := saved.DeepCopy()
+		again.ResourceVersion, again.UID = "", ""
+		s.must(s.c.Create(ctx, again))
+		s.waitWebhook(ctx, true)
+		s.logf("admission: creating %d Deployments with the webhook", half)
+		r.With += s.timeCreate(ctx, setAdmission, round*half, half)
+	}
+	r.Created = 2 * half
+	r.InjectedAtCreation = s.countInjectedAtCreation(ctx)
+	s.cleanUpAdmission(ctx)
+	return r
+}
+
+func (s *scale) timeCreate(ctx context.Context, set string, from, n int) time.Duration {
+	start := time.Now()
+	s.must(createDeployments(ctx, s.c, set, from, n, namespaces, createWorkers))
+	return time.Since(start)
+}
+
+// waitObserved waits until the manager has seen a cluster profile (its status names its generation).
+func (s *scale) waitObserved(ctx context.Context, name string) {
+	for range 600 {
+		p := &v1alpha1.ClusterSidecarProfile{}
+		s.must(s.c.Get(ctx, client.ObjectKey{Name: name}, p))
+		if p.Status.ObservedGeneration == p.Generation {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.b.Fatalf("the manager did not observe profile %s", name)
+}
+
+// waitWebhook waits until the apiserver calls the webhook (active) or no longer does: it creates probe
+// Deployments, which a profile selects, until they come back with (or without) the sidecar.
+func (s *scale) waitWebhook(ctx context.Context, active bool) {
+	for i := range 300 {
+		d := deployment(setAdmission, 90000+i, 1)
+		d.Name = fmt.Sprintf("probe-%v-%d", active, i)
+		s.must(s.c.Create(ctx, d))
+		injected := len(d.Spec.Template.Spec.InitContainers) > 0
+		s.must(s.c.Delete(ctx, d))
+		if injected == active {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.b.Fatalf("the webhook configuration change did not take effect (want active=%v)", active)
+}
+
+// countInjectedAtCreation counts the admission set's Deployments that have the sidecar at generation 1.
+func (s *scale) countInjectedAtCreation(ctx context.Context) int {
+	var l appsv1.DeploymentList
+	s.must(s.c.List(ctx, &l, client.MatchingLabels{setLabel: setAdmission}))
+	n := 0
+	for _, d := range l.Items {
+		if d.Generation == 1 && len(d.Spec.Template.Spec.InitContainers) == 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// cleanUpAdmission deletes what the admission measurement made, so that it weighs on nothing after.
+func (s *scale) cleanUpAdmission(ctx context.Context) {
+	for i := range namespaces {
+		for _, set := range []string{setControl, setAdmission} {
+			s.must(s.c.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(namespaceName(i)), client.MatchingLabels{setLabel: set}))
+		}
+	}
+	s.must(s.c.Delete(ctx, &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "bench-admission"}}))
+	for range 600 {
+		err := s.c.Get(ctx, client.ObjectKey{Name: "bench-admission"}, &v1alpha1.ClusterSidecarProfile{})
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.b.Fatal("profile bench-admission was not deleted (its finalizer stayed)")
+}
+
+// measureMemory fills the cluster with pods, some of them from injected Deployments (they carry Outrigger's
+// label, record and sidecar statuses), and reads the manager's heap after a garbage collection, and its RSS.
+func (s *scale) measureMemory(ctx context.Context) *memoryResult {
+	counts := podCounts()
+	total, injected := counts[0], min(counts[1], s.n)
+	var l appsv1.DeploymentList
+	s.must(s.c.List(ctx, &l, client.MatchingLabels{setLabel: setOutrigger}))
+	s.logf("memory: creating %d pods, %d of them injected", total, injected)
+	s.must(parallel(ctx, total, createWorkers, func(ctx context.Context, i int) error {
+		var pod *corev1.Pod
+		if i < injected {
+			pod = podOf(&l.Items[i].Spec.Template, l.Items[i].Namespace, l.Items[i].Name)
+		} else {
+			d := deployment("plain", i, namespaces)
+			pod = podOf(&d.Spec.Template, d.Namespace, d.Name)
+		}
+		if err := s.c.Create(ctx, pod); err != nil {
+			return err
+		}
+		pod.Status = runningStatus(pod)
+		return s.c.Status().Update(ctx, pod)
+	}))
+	s.idle(ctx, 0)
+	resp, err := http.Get(s.mgr.PprofURL + "/debug/pprof/heap?gc=1") // collects garbage first
+	s.must(err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	ms, err := s.mgr.Metrics()
+	s.must(err)
+	rss, err := s.mgr.RSS()
+	s.must(err)
+	return &memoryResult{Pods: total, InjectedPods: injected,
+		HeapBytes: ms.Sum("go_memstats_heap_alloc_bytes", nil), RSSBytes: float64(rss)}
+}
+
+func podOf(t *corev1.PodTemplateSpec, namespace, owner string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: owner + "-7d4b9c-x2x5k", Namespace: namespace, Labels: t.Labels, Annotations: t.Annotations},
+		Spec:       *t.Spec.DeepCopy(),
+	}
+}
+
+// runningStatus is what the kubelet reports for a pod whose containers all run and are ready.
+func runningStatus(pod *corev1.Pod) corev1.PodStatus {
+	now := metav1.Now()
+	st := corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1", StartTime: &now, QOSClass: corev1.PodQOSBurstable,
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}}
+	running := func(c corev1.Container) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image + "@sha256:0123456789abcdef",
+			ContainerID: "containerd://0123456789abcdef", Ready: true, Started: new(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		st.InitContainerStatuses = append(st.InitContainerStatuses, running(c))
+	}
+	for _, c := range pod.Spec.Containers {
+		st.ContainerStatuses = append(st.ContainerStatuses, running(c))
+	}
+	return st
+}

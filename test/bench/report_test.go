@@ -1,0 +1,139 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// The budget (ARCHITECTURE.md, "Performance budget").
+const (
+	maxConvergenceRatio  = 1.3
+	maxAdmissionOverhead = 0.15
+	maxHeapBytes         = 150 << 20
+)
+
+type result struct {
+	N, Workers     int
+	Admission      admissionResult
+	Inject, Remove phaseResult
+	Memory         *memoryResult
+}
+
+type admissionResult struct {
+	Without, With      time.Duration
+	Created            int
+	InjectedAtCreation int
+}
+
+func (a admissionResult) overhead() float64 { return a.With.Seconds()/a.Without.Seconds() - 1 }
+
+// phaseResult is one convergence: the bare client's time and Outrigger's, Outrigger's writes, and the resync
+// (manager restart) after it.
+type phaseResult struct {
+	Bare, Outrigger   time.Duration
+	Writes, Conflicts float64
+	Resync            resyncResult
+}
+
+func (p phaseResult) ratio() float64 { return p.Outrigger.Seconds() / p.Bare.Seconds() }
+
+type resyncResult struct {
+	Writes   float64
+	Duration time.Duration
+}
+
+type memoryResult struct {
+	Pods, InjectedPods  int
+	HeapBytes, RSSBytes float64
+}
+
+// report hands the figures to the benchmark framework, so that benchstat can compare runs.
+func (r result) report(b *testing.B) {
+	n := float64(r.N)
+	b.ReportMetric(r.Inject.ratio(), "inject-ratio")
+	b.ReportMetric(r.Inject.Writes/n, "inject-writes/workload")
+	b.ReportMetric(r.Inject.Resync.Writes, "resync-writes")
+	b.ReportMetric(r.Remove.ratio(), "remove-ratio")
+	b.ReportMetric(r.Remove.Writes/n, "remove-writes/workload")
+	b.ReportMetric(r.Remove.Resync.Writes, "remove-resync-writes")
+	b.ReportMetric(100*r.Admission.overhead(), "admission-overhead-%")
+	if r.Memory != nil {
+		b.ReportMetric(r.Memory.HeapBytes/(1<<20), "heap-MiB")
+		b.ReportMetric(r.Memory.RSSBytes/(1<<20), "rss-MiB")
+	}
+}
+
+func renderTable(rs []result) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Convergence (%d namespaces; Outrigger and the bare client with %d workers; budget: ratio <= %.1f, 1 write per workload, 0 on resync)\n\n",
+		namespaces, rs[0].Workers, maxConvergenceRatio)
+	sb.WriteString("| Deployments | phase | Outrigger | bare client | ratio | writes per workload | 409s | resync writes | resync time |\n")
+	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		for _, p := range []struct {
+			name string
+			ph   phaseResult
+		}{{"inject", r.Inject}, {"remove", r.Remove}} {
+			fmt.Fprintf(&sb, "| %d | %s | %s | %s | %.2f %s | %.3f %s | %.0f | %.0f %s | %s |\n", r.N, p.name,
+				secs(p.ph.Outrigger), secs(p.ph.Bare), p.ph.ratio(), verdict(p.ph.ratio() <= maxConvergenceRatio),
+				p.ph.Writes/float64(r.N), verdict(p.ph.Writes == float64(r.N)), p.ph.Conflicts,
+				p.ph.Resync.Writes, verdict(p.ph.Resync.Writes == 0), secs(p.ph.Resync.Duration))
+		}
+	}
+	fmt.Fprintf(&sb, "\nAdmission (creating Deployments, %d at a time; budget: webhook overhead <= %.0f%%)\n\n", createWorkers, 100*maxAdmissionOverhead)
+	sb.WriteString("| Deployments created | without webhook | with webhook | overhead | injected at creation |\n|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		a := r.Admission
+		fmt.Fprintf(&sb, "| %d + %d | %s | %s | %+.1f%% %s | %d of %d |\n", a.Created, a.Created, secs(a.Without), secs(a.With),
+			100*a.overhead(), verdict(a.overhead() <= maxAdmissionOverhead), a.InjectedAtCreation, a.Created)
+	}
+	for _, r := range rs {
+		if m := r.Memory; m != nil {
+			fmt.Fprintf(&sb, "\nMemory (%d pods, %d of them injected, %d Deployments; budget: heap < %d MiB)\n\n", m.Pods, m.InjectedPods, 2*r.N, maxHeapBytes>>20)
+			sb.WriteString("| heap after GC | RSS |\n|---:|---:|\n")
+			fmt.Fprintf(&sb, "| %.1f MiB %s | %.1f MiB |\n", m.HeapBytes/(1<<20), verdict(m.HeapBytes < maxHeapBytes), m.RSSBytes/(1<<20))
+		}
+	}
+	return sb.String()
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "(ok)"
+	}
+	return "(MISSED)"
+}
+
+// plotConvergence draws convergence time against N, Outrigger and the bare client, injection and removal.
+func plotConvergence(rs []result, path string) error {
+	p := plot.New()
+	p.Title.Text = "Convergence of a new (and a deleted) profile"
+	p.X.Label.Text = "Deployments selected"
+	p.Y.Label.Text = "seconds until all carry it"
+	line := func(get func(result) time.Duration) plotter.XYs {
+		xys := make(plotter.XYs, len(rs))
+		for i, r := range rs {
+			xys[i] = plotter.XY{X: float64(r.N), Y: get(r).Seconds()}
+		}
+		return xys
+	}
+	if err := plotutil.AddLinePoints(p,
+		"Outrigger, inject", line(func(r result) time.Duration { return r.Inject.Outrigger }),
+		"bare client, inject", line(func(r result) time.Duration { return r.Inject.Bare }),
+		"Outrigger, remove", line(func(r result) time.Duration { return r.Remove.Outrigger }),
+		"bare client, remove", line(func(r result) time.Duration { return r.Remove.Bare }),
+	); err != nil {
+		return err
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return p.Save(16*vg.Centimeter, 10*vg.Centimeter, path)
+}

@@ -1,0 +1,276 @@
+// Package bench is Outrigger's scale benchmark (`make bench`): on a real kube-apiserver and etcd, with the manager
+// as its own process, it measures convergence against a bare client making the same patches, the writes per
+// workload, the cost of the admission webhook, and the manager's memory with many pods. See docs/benchmarks.md.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+)
+
+const (
+	namespaces    = 50
+	createWorkers = 16 // the benchmark's own creates
+	waitTimeout   = 20 * time.Minute
+)
+
+// Environment knobs, so that a quick run is possible: BENCH_N=200 make bench.
+func sizes() []int    { return intsFromEnv("BENCH_N", []int{1000, 5000}) }
+func podCounts() []int { return intsFromEnv("BENCH_PODS", []int{20000, 5000}) } // total, injected
+
+func intsFromEnv(name string, def []int) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			panic(fmt.Sprintf("%s=%q: want comma-separated non-negative integers", name, v))
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// BenchmarkScale runs the whole measurement once per size (use -benchtime 1x) and prints the table.
+func BenchmarkScale(b *testing.B) {
+	root, err := controlplane.Root()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := filepath.Join(root, "bin", "bench")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	binary := filepath.Join(out, "manager")
+	if err := controlplane.BuildManager(root, binary); err != nil {
+		b.Fatal(err)
+	}
+	var results []result
+	ns := sizes()
+	for i, n := range ns {
+		b.Run(fmt.Sprintf("deployments=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				s := &scale{b: b, root: root, out: out, binary: binary, n: n, memory: i == len(ns)-1}
+				r := s.run()
+				r.report(b)
+				results = append(results, r)
+			}
+		})
+	}
+	if len(results) == 0 {
+		return
+	}
+	table := renderTable(results)
+	fmt.Println(table)
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(table), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := plotConvergence(results, filepath.Join(out, "convergence.png")); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("table and plot written to %s\n", out)
+}
+
+// scale is one run: a fresh control plane, N Deployments of each set.
+type scale struct {
+	b          *testing.B
+	root, out  string
+	binary     string
+	n          int
+	memory     bool
+	env        *controlplane.Env
+	kubeconfig string
+	c          client.Client
+	cs         kubernetes.Interface
+	mgr        *controlplane.Manager
+	logPath    string
+}
+
+func (s *scale) must(err error) {
+	s.b.Helper()
+	if err != nil {
+		s.b.Fatal(err)
+	}
+}
+
+func (s *scale) run() result {
+	ctx := context.Background()
+	r := result{N: s.n, Workers: controllers.DefaultWorkloadWorkers}
+	s.start()
+	defer s.stopAll()
+	s.must(s.createNamespaces(ctx))
+
+	r.Admission = s.measureAdmission(ctx)
+
+	s.logf("creating %d Deployments for the bare client and %d for Outrigger", s.n, s.n)
+	s.must(createDeployments(ctx, s.c, setBare, 0, s.n, namespaces, createWorkers))
+	s.must(createDeployments(ctx, s.c, setOutrigger, 0, s.n, namespaces, createWorkers))
+	bareSpec, outSpec := profileSpec(setBare), profileSpec(setOutrigger)
+	bareRev, outRev := inject.Revision(&bareSpec.SidecarProfileSpec), inject.Revision(&outSpec.SidecarProfileSpec)
+	tr, err := startTracker(ctx, s.cs, map[string]inject.ProfileRef{
+		setBare:      {Kind: inject.KindClusterSidecarProfile, Name: "bench-bare"},
+		setOutrigger: {Kind: inject.KindClusterSidecarProfile, Name: "bench-outrigger"},
+	})
+	s.must(err)
+	defer tr.close()
+	bare := newBareClient(s.c)
+
+	// Injection: the bare client with the manager stopped, then Outrigger.
+	s.stopManager()
+	r.Inject.Bare = s.timeBare(ctx, bare, tr, true, bareRev)
+	s.startManager(ctx)
+	before := s.idle(ctx, 2*s.n)
+	r.Inject.Outrigger = s.timeOutrigger(ctx, tr, outRev, func() error { return s.c.Create(ctx, clusterProfile("bench-outrigger", setOutrigger)) })
+	after := s.idle(ctx, 0)
+	r.Inject.Writes, r.Inject.Conflicts = deploymentWrites(before, after)
+	r.Inject.Resync = s.resync(ctx)
+
+	if s.memory {
+		r.Memory = s.measureMemory(ctx)
+	}
+
+	// Removal: the bare client with the manager stopped, then Outrigger.
+	s.stopManager()
+	r.Remove.Bare = s.timeBare(ctx, bare, tr, false, "")
+	s.startManager(ctx)
+	before = s.idle(ctx, 2*s.n)
+	r.Remove.Outrigger = s.timeOutrigger(ctx, tr, "", func() error {
+		return s.c.Delete(ctx, &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "bench-outrigger"}})
+	})
+	after = s.idle(ctx, 0)
+	r.Remove.Writes, r.Remove.Conflicts = deploymentWrites(before, after)
+	r.Remove.Resync = s.resync(ctx)
+	return r
+}
+
+// start starts the control plane and the manager.
+func (s *scale) start() {
+	s.logf("starting kube-apiserver and etcd")
+	env, err := controlplane.Start(s.root)
+	s.must(err)
+	s.env = env
+	s.kubeconfig = filepath.Join(s.out, "kubeconfig")
+	s.must(env.WriteAdminKubeconfig("bench-admin", s.kubeconfig))
+	cfg, err := env.AdminConfig("bench-client")
+	s.must(err)
+	// No client-side rate limit, as controller-runtime's default: the apiserver's priority and fairness decides.
+	cfg.QPS, cfg.Burst = -1, 0
+	s.c, s.cs = newClients(s.b, cfg)
+	s.logPath = filepath.Join(s.out, fmt.Sprintf("manager-%d.log", s.n))
+	_ = os.Remove(s.logPath)
+	s.startManager(context.Background())
+}
+
+func newClients(b *testing.B, cfg *rest.Config) (client.Client, kubernetes.Interface) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		b.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		b.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, kubernetes.NewForConfigOrDie(cfg)
+}
+
+func (s *scale) startManager(ctx context.Context) {
+	m, err := controlplane.StartManager(controlplane.ManagerOptions{
+		Binary: s.binary, Kubeconfig: s.kubeconfig, LogPath: s.logPath, Webhook: s.env.WebhookInstallOptions,
+		Observable: true, Pprof: true,
+	})
+	s.must(err)
+	s.mgr = m
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s.must(m.WaitReady(ctx))
+}
+
+func (s *scale) stopManager() {
+	if s.mgr != nil {
+		s.must(s.mgr.Stop())
+		s.mgr = nil
+	}
+}
+
+func (s *scale) stopAll() {
+	if s.mgr != nil {
+		_ = s.mgr.Stop()
+	}
+	if s.env != nil {
+		if err := s.env.Stop(); err != nil {
+			s.b.Error(err)
+		}
+	}
+}
+
+func (s *scale) createNamespaces(ctx context.Context) error {
+	return parallel(ctx, namespaces, createWorkers, func(ctx context.Context, i int) error {
+		return s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaceName(i),
+			Labels: map[string]string{namespaceLabel: "true"}}})
+	})
+}
+
+// timeBare times the bare client injecting (add) or removing the profile on the bare set, until the tracker sees
+// every Deployment carry rev.
+func (s *scale) timeBare(ctx context.Context, bare bareClient, tr *tracker, add bool, rev string) time.Duration {
+	ds, err := bare.list(ctx)
+	s.must(err)
+	s.logf("bare client: patching %d Deployments with %d workers (add=%v)", len(ds), controllers.DefaultWorkloadWorkers, add)
+	start := time.Now()
+	s.must(bare.run(ctx, ds, controllers.DefaultWorkloadWorkers, add))
+	end, err := tr.waitFor(ctx, setBare, rev, s.n, waitTimeout)
+	s.must(err)
+	return end.Sub(start)
+}
+
+// timeOutrigger times Outrigger from act (creating or deleting its profile) until the tracker sees every
+// Deployment of its set carry rev.
+func (s *scale) timeOutrigger(ctx context.Context, tr *tracker, rev string, act func() error) time.Duration {
+	s.logf("Outrigger: converging %d Deployments", s.n)
+	start := time.Now()
+	s.must(act())
+	end, err := tr.waitFor(ctx, setOutrigger, rev, s.n, waitTimeout)
+	if err != nil {
+		s.b.Fatalf("%v; last lines of %s:\n%s", err, s.logPath, controlplane.Tail(s.logPath, 20))
+	}
+	return end.Sub(start)
+}
+
+// resync restarts the manager, which lists and reconciles every workload again, and counts its writes.
+func (s *scale) resync(ctx context.Context) resyncResult {
+	s.stopManager()
+	start := time.Now()
+	s.startManager(ctx)
+	ms := s.idle(ctx, 2*s.n)
+	writes, _ := deploymentWrites(nil, ms)
+	return resyncResult{Writes: writes, Duration: time.Since(start)}
+}
+
+func (s *scale) logf(format string, args ...any) {
+	fmt.Printf("%s  N=%d  %s\n", time.Now().Format("15:04:05"), s.n, fmt.Sprintf(format, args...))
+}
