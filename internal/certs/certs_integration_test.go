@@ -6,7 +6,8 @@ package certs_test
 // the Deployment: the manager runs in this process, wired as cmd/manager/main.go wires it, with its
 // ServiceAccount's permissions), and the manager must make its own CA and serving certificate, put the CA into
 // both webhook configurations, serve the admission webhook with it (so that a Deployment is injected at
-// admission, generation 1), and do it all again when the Secret is emptied.
+// admission, generation 1), and do it all again when the Secret is emptied or deleted, without losing an
+// admission request to a rotation.
 
 import (
 	"bufio"
@@ -74,45 +75,9 @@ func TestSelfManagedCertificatesOnABareCluster(t *testing.T) {
 	g.SetDefaultEventuallyTimeout(timeout)
 	g.SetDefaultEventuallyPollingInterval(interval)
 	logs := captureLogs(t)
-
-	cfg, assets := startControlPlane(t)
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme}) // straight to the apiserver, no cache
-	g.Expect(err).NotTo(gomega.HaveOccurred())
+	sm := startSelfManaged(t, g)
+	k8s, certDir, webhookPort, firstCA := sm.k8s, sm.certDir, sm.webhookPort, sm.ca
 	ctx := t.Context()
-
-	// 1. What config/default installs besides the manager's Deployment: its namespace, ServiceAccount and RBAC,
-	// the Services, and the two webhook configurations, without any caBundle. The apiserver reaches the
-	// in-process webhook server at https://localhost:<port> instead of through the Service.
-	webhookPort := freePort(t)
-	inst := installConfigDefault(t, k8s, assets, fmt.Sprintf("https://%s", net.JoinHostPort(webhookHost, strconv.Itoa(webhookPort))))
-
-	// 2. The manager, self-managed mode, as the Deployment of config/default runs it: POD_NAMESPACE from the
-	// downward API, the default flags but --leader-elect, and the ServiceAccount's permissions only.
-	t.Setenv("POD_NAMESPACE", inst.namespace)
-	certDir := filepath.Join(t.TempDir(), "serving-certs") // does not exist yet, like an emptyDir's subdirectory
-	probeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	mcfg := rest.CopyConfig(cfg)
-	mcfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + inst.namespace + ":" + inst.serviceAccount,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + inst.namespace},
-	}
-	startManager(t, mcfg, scheme, managerOptions{
-		certs: certs.Options{
-			Namespace: os.Getenv("POD_NAMESPACE"), SecretName: secretName, ServiceName: serviceName,
-			ExtraDNSNames: []string{webhookHost}, CertDir: certDir,
-			MutatingWebhookConfiguration: mutatingName, ValidatingWebhookConfiguration: validatingName,
-		},
-		webhookHost: webhookHost, webhookPort: webhookPort, probeAddr: probeAddr, leaderElect: inst.leaderElect,
-	})
-
-	// 3. The Secret, the caBundles, the files, readiness and the TLS handshake.
-	firstCA := expectCertificatesInPlace(g, k8s, certDir, nil)
-	g.Eventually(func() (int, error) { return httpStatus("http://" + probeAddr + "/readyz") }).
-		Should(gomega.Equal(http.StatusOK), "/readyz (with the webhooks check) never passed")
-	expectServedCertificateVerifies(g, webhookPort, firstCA)
 	t.Logf("self-managed certificates in place, manager ready, after %s", time.Since(logs.start).Round(time.Millisecond))
 
 	// 4. A profile, then a Deployment it selects: the webhook injects the sidecar at admission.
@@ -180,11 +145,13 @@ func TestSelfManagedCertificatesOnABareCluster(t *testing.T) {
 		thirdCA := expectCertificatesInPlace(g, k8s, certDir, secondCA)
 		expectServedCertificateVerifies(g, webhookPort, thirdCA)
 	})
+
+	t.Run("rotation under load loses no admission", func(t *testing.T) { testRotationLosesNoAdmission(t, sm) })
 }
 
 // expectCertificatesInPlace waits until the Secret holds a CA (other than notCA, if given) and a serving
-// certificate for localhost and the Service signed by it, both webhook configurations carry that CA as their
-// caBundle, and CertDir holds the certificate and key; it returns the CA.
+// certificate for localhost and the Service signed by it, both webhook configurations carry that CA first in
+// their caBundle, and CertDir holds the certificate and key; it returns the CA.
 func expectCertificatesInPlace(g *gomega.WithT, k8s client.Client, certDir string, notCA []byte) []byte {
 	ctx := context.Background()
 	secret := &corev1.Secret{}
@@ -212,13 +179,15 @@ func expectCertificatesInPlace(g *gomega.WithT, k8s client.Client, certDir strin
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: mutatingName}, mutating)).To(gomega.Succeed())
 		g.Expect(mutating.Webhooks).NotTo(gomega.BeEmpty())
 		for _, wh := range mutating.Webhooks {
-			g.Expect(string(wh.ClientConfig.CABundle)).To(gomega.Equal(string(ca)), "caBundle of %s in %s", wh.Name, mutatingName)
+			// The new CA first; the previous ones follow for a while (certs.Keeper).
+			g.Expect(string(wh.ClientConfig.CABundle)).To(gomega.HavePrefix(string(ca)), "caBundle of %s in %s", wh.Name, mutatingName)
 		}
 		validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: validatingName}, validating)).To(gomega.Succeed())
 		g.Expect(validating.Webhooks).NotTo(gomega.BeEmpty())
 		for _, wh := range validating.Webhooks {
-			g.Expect(string(wh.ClientConfig.CABundle)).To(gomega.Equal(string(ca)), "caBundle of %s in %s", wh.Name, validatingName)
+			// The new CA first; the previous ones follow for a while (certs.Keeper).
+			g.Expect(string(wh.ClientConfig.CABundle)).To(gomega.HavePrefix(string(ca)), "caBundle of %s in %s", wh.Name, validatingName)
 		}
 	}).Should(gomega.Succeed())
 
@@ -578,4 +547,57 @@ func captureLogs(t *testing.T) *logBuffer {
 		}
 	})
 	return logs
+}
+
+// selfManaged is a control plane with config/default installed and the manager running in self-managed
+// certificate mode, its certificates in place and its webhooks ready.
+type selfManaged struct {
+	k8s         client.Client // straight to the apiserver, no cache
+	certDir     string
+	webhookPort int
+	ca          []byte // the CA in the Secret and in both caBundles
+}
+
+// startSelfManaged starts a control plane, installs config/default on it and runs the manager as its Deployment
+// would, and waits until the certificates are in place and /readyz passes.
+func startSelfManaged(t *testing.T, g *gomega.WithT) selfManaged {
+	t.Helper()
+	cfg, assets := startControlPlane(t)
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+
+	// 1. What config/default installs besides the manager's Deployment: its namespace, ServiceAccount and RBAC,
+	// the Services, and the two webhook configurations, without any caBundle. The apiserver reaches the
+	// in-process webhook server at https://localhost:<port> instead of through the Service.
+	webhookPort := freePort(t)
+	inst := installConfigDefault(t, k8s, assets, fmt.Sprintf("https://%s", net.JoinHostPort(webhookHost, strconv.Itoa(webhookPort))))
+
+	// 2. The manager, self-managed mode, as the Deployment of config/default runs it: POD_NAMESPACE from the
+	// downward API, the default flags but --leader-elect, and the ServiceAccount's permissions only.
+	t.Setenv("POD_NAMESPACE", inst.namespace)
+	certDir := filepath.Join(t.TempDir(), "serving-certs") // does not exist yet, like an emptyDir's subdirectory
+	probeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + inst.namespace + ":" + inst.serviceAccount,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + inst.namespace},
+	}
+	startManager(t, mcfg, scheme, managerOptions{
+		certs: certs.Options{
+			Namespace: os.Getenv("POD_NAMESPACE"), SecretName: secretName, ServiceName: serviceName,
+			ExtraDNSNames: []string{webhookHost}, CertDir: certDir,
+			MutatingWebhookConfiguration: mutatingName, ValidatingWebhookConfiguration: validatingName,
+		},
+		webhookHost: webhookHost, webhookPort: webhookPort, probeAddr: probeAddr, leaderElect: inst.leaderElect,
+	})
+
+	// 3. The Secret, the caBundles, the files, readiness and the TLS handshake.
+	ca := expectCertificatesInPlace(g, k8s, certDir, nil)
+	g.Eventually(func() (int, error) { return httpStatus("http://" + probeAddr + "/readyz") }).
+		Should(gomega.Equal(http.StatusOK), "/readyz (with the webhooks check) never passed")
+	expectServedCertificateVerifies(g, webhookPort, ca)
+	return selfManaged{k8s: k8s, certDir: certDir, webhookPort: webhookPort, ca: ca}
 }
