@@ -28,6 +28,7 @@ const (
 type options struct {
 	metricsAddr, probeAddr string
 	leaderElect            bool
+	leaderElectionNS       string
 	secureMetrics          bool
 	enableHTTP2            bool
 	pprofAddr              string
@@ -51,6 +52,7 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes; 0 disables them.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
+	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty: the manager's own namespace in a cluster (required with --leader-elect outside a cluster).")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the apiserver.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 as well (off: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address to serve Go's pprof profiles on, e.g. 127.0.0.1:6060; 0 disables it.")
@@ -143,7 +145,8 @@ func (w webhookOptions) certOptions() certs.Options {
 func run(o options) error {
 	ctx := ctrl.SetupSignalHandler()
 	mgr, err := manager.New(ctx, ctrl.GetConfigOrDie(), manager.Options{
-		MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr, LeaderElect: o.leaderElect,
+		MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr,
+		LeaderElect: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNS,
 		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2, PprofAddr: o.pprofAddr, WorkloadWorkers: o.workloadWorkers,
 		Webhook: manager.WebhookOptions{
 			Enabled: o.webhook.enabled, SelfManaged: o.webhook.selfManaged(),
