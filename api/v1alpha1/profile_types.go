@@ -58,7 +58,7 @@ type SidecarProfileSpec struct {
 	// selects every workload in scope, on purpose; it cannot be left out.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="spec.selector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.selector.matchExpressions[].values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.selector.matchExpressions[].values must be non-empty for In and NotIn (list the values), and left out for Exists and DoesNotExist"
 	Selector *metav1.LabelSelector `json:"selector"`
 
 	// workloadKinds limits the profile to some kinds of workload. Empty means Deployment, Job and CronJob.
@@ -116,8 +116,9 @@ type SidecarProfileSpec struct {
 // type exists so that its rules are checked per item, which keeps their CEL cost within the apiserver's budget
 // and lets an error name the item (spec.sidecars[2]).
 //
-// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63 && self.name.matches('^[-a-z0-9]+$') && !self.name.startsWith('-') && !self.name.endsWith('-')",message="name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-// +kubebuilder:validation:XValidation:rule="!has(self.restartPolicy) || self.restartPolicy == 'Always'",message="restartPolicy must be left out or set to Always: every sidecar is injected as a native sidecar (an init container with restartPolicy Always)"
+// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63 && self.name.matches('^[-a-z0-9]+$') && !self.name.startsWith('-') && !self.name.endsWith('-')",message="name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",fieldPath=".name"
+// +kubebuilder:validation:XValidation:rule="has(self.image) && size(self.image) > 0",message="image is required: set the sidecar's container image (a pod template with an imageless container is refused, so the workloads could not be injected)",fieldPath=".image"
+// +kubebuilder:validation:XValidation:rule="!has(self.restartPolicy) || self.restartPolicy == 'Always'",message="restartPolicy must be left out or set to Always: every sidecar is injected as a native sidecar (an init container with restartPolicy Always)",fieldPath=".restartPolicy"
 type Sidecar struct {
 	corev1.Container `json:",inline"`
 }
@@ -125,7 +126,14 @@ type Sidecar struct {
 // ProfileVolume is a pod volume added for the sidecars. It is a corev1.Volume (same fields, same YAML), typed
 // apart so that its name rule is checked per item.
 //
-// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63 && self.name.matches('^[-a-z0-9]+$') && !self.name.startsWith('-') && !self.name.endsWith('-')",message="name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+// Every volume source is allowed, hostPath included, in a SidecarProfile too. Its author reaches only the
+// workloads of its own namespace, which the validating webhook lets them do only if they may update those
+// workloads, and so could write the hostPath into them directly; and the pods still go through Pod Security
+// admission, so a namespace at the baseline or restricted level refuses them all the same (the profile then
+// reports the stuck rollout). Refusing hostPath here would stop log shippers that read the node's /var/log and
+// protect nothing.
+//
+// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63 && self.name.matches('^[-a-z0-9]+$') && !self.name.startsWith('-') && !self.name.endsWith('-')",message="name must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",fieldPath=".name"
 type ProfileVolume struct {
 	corev1.Volume `json:",inline"`
 }
@@ -292,7 +300,7 @@ type ClusterSidecarProfileSpec struct {
 	// Left out, every namespace is in scope. kube-system and Outrigger's own namespace never are.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="spec.namespaceSelector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.namespaceSelector.matchExpressions[].values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.namespaceSelector.matchExpressions[].values must be non-empty for In and NotIn (list the values), and left out for Exists and DoesNotExist"
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 }
 

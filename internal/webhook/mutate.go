@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -45,11 +46,11 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 		return allowedWithWarning(ctx, "cannot list the profiles for %s %s: %v; the reconciler injects it later", kind.Name, obj.GetName(), err)
 	}
 	before := kind.Template(obj)
-	res, err := inject.Inject(before, profiles)
+	res, held, err := injectMountable(before, profiles)
 	if err != nil {
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
 	}
-	warnings := conflictWarnings(res)
+	warnings := append(conflictWarnings(res), held...)
 	if !res.Changed {
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
@@ -58,6 +59,86 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
 	}
 	return patchResponse(patch).WithWarnings(warnings...)
+}
+
+// injectMountable injects the profiles, but holds back (as KeepOnly: what an earlier revision added stays, nothing
+// new is added) every profile whose sidecars would mount a volume that the pod does not have: the apiserver
+// refuses such a template, so injecting it would block the workload's creation, which this webhook never does.
+// The CRD cannot refuse these profiles itself: a CEL rule over every sidecar's volumeMounts exceeds the
+// apiserver's cost budget, since corev1.Container does not bound them. It returns a warning per profile held.
+func injectMountable(tmpl *corev1.PodTemplateSpec, profiles []inject.Profile) (inject.Result, []string, error) {
+	profiles = slices.Clone(profiles)
+	var warnings []string
+	for {
+		res, err := inject.Inject(tmpl, profiles)
+		if err != nil {
+			return res, nil, err
+		}
+		missing, err := missingVolumes(res.Template, profiles)
+		if err != nil {
+			return res, nil, err
+		}
+		held := false
+		for i, p := range profiles {
+			if msg, ok := missing[p.Ref]; ok && !p.KeepOnly {
+				profiles[i].KeepOnly, held = true, true
+				warnings = append(warnings, fmt.Sprintf("Outrigger did not inject %s: %s", p.Ref, msg))
+			}
+		}
+		if !held { // each round holds one more profile back, so this ends
+			return res, warnings, nil
+		}
+	}
+}
+
+// missingVolumes names, per profile, the first mount of one of its injected sidecars whose volume the template
+// does not declare, as a message naming the profile's field and the fix.
+func missingVolumes(tmpl *corev1.PodTemplateSpec, profiles []inject.Profile) (map[inject.ProfileRef]string, error) {
+	rec, err := inject.ReadRecord(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	declared := map[string]bool{}
+	for _, v := range tmpl.Spec.Volumes {
+		declared[v.Name] = true
+	}
+	out := map[inject.ProfileRef]string{}
+	for _, e := range rec.Profiles {
+		for _, name := range e.InitContainers {
+			i := slices.IndexFunc(tmpl.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == name })
+			if i < 0 {
+				continue
+			}
+			for _, m := range tmpl.Spec.InitContainers[i].VolumeMounts {
+				if !declared[m.Name] {
+					out[e.ProfileRef] = fmt.Sprintf("%s mounts volume %q, which neither the profile's spec.volumes nor the "+
+						"workload declares, so the pod would be invalid: add the volume to spec.volumes, or fix the name",
+						mountField(profiles, e.ProfileRef, name, m.MountPath), m.Name)
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// mountField is the profile field of a sidecar's mount, spec.sidecars[i].volumeMounts[j].name, or the sidecar's
+// name when the profile no longer has it (a revision kept from before).
+func mountField(profiles []inject.Profile, ref inject.ProfileRef, sidecar, mountPath string) string {
+	p := slices.IndexFunc(profiles, func(p inject.Profile) bool { return p.Ref == ref })
+	if p >= 0 {
+		for i, s := range profiles[p].Spec.Sidecars {
+			if s.Name != sidecar {
+				continue
+			}
+			for j, m := range s.VolumeMounts {
+				if m.MountPath == mountPath {
+					return fmt.Sprintf("sidecar %q (spec.sidecars[%d].volumeMounts[%d].name)", sidecar, i, j)
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("sidecar %q", sidecar)
 }
 
 // templatePatch diffs the typed templates and places the operations under the template's path in the object.
