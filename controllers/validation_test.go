@@ -411,4 +411,6 @@ func warningClient(warnings *[]string) client.Client {
 
 type warningRecorder struct{ into *[]string }
 
-func (w warningRecorder) HandleWarningHeader(_ int, _ string, text string) { *w.into = append(*w.into, text) }
+func (w warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
+	*w.into = append(*w.into, text)
+}
