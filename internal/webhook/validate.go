@@ -16,6 +16,61 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/selection"
 )
 
+// ProfileValidator is the validating webhook for both profile kinds. It checks, in this order:
+//   - that the profile's author may change, themselves, every workload the profile can reach (Authorizer): a
+//     profile must never be a way around RBAC;
+//   - that its sidecar and volume names collide with no other profile that can select the same workloads
+//     (CollisionValidator).
+//
+// It sees creates and updates of the profiles only, not their status (a subresource the webhook's rules leave
+// out) and not deletions: removing a profile only gives the workloads their own templates back.
+type ProfileValidator struct {
+	Authorizer Authorizer
+	Collisions CollisionValidator
+}
+
+// Handle checks a created or updated profile.
+func (v *ProfileValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	p, err := decodeProfile(req, req.Object.Raw)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if !p.GetDeletionTimestamp().IsZero() {
+		return admission.Allowed("") // a profile on its way out selects nothing and collides with nobody
+	}
+	if resp := v.authorize(ctx, req, p); !resp.Allowed {
+		return resp
+	}
+	return v.Collisions.Check(ctx, p)
+}
+
+// authorize runs the Authorizer on creates and on the updates that change what the profile selects or injects.
+// When the check cannot be made, the profile is refused: an unchecked profile could be a way around RBAC.
+func (v *ProfileValidator) authorize(ctx context.Context, req admission.Request, p selection.Profile) admission.Response {
+	if req.Operation == admissionv1.Update {
+		old, err := decodeProfile(req, req.OldObject.Raw)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("the profile before the update: %w", err))
+		}
+		if SpecUnchanged(old, p) {
+			return admission.Allowed("")
+		}
+	}
+	msg, err := v.Authorizer.Check(ctx, req.UserInfo, p)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf(
+			"Outrigger could not check that the author of %s may change the workloads it can select, so it refuses the profile rather than let it through unchecked; "+
+				"retry, and if this persists check that Outrigger's ServiceAccount may create subjectaccessreviews.authorization.k8s.io: %w", describe(p), err))
+	}
+	if msg != "" {
+		return admission.Denied(msg)
+	}
+	return admission.Allowed("")
+}
+
 // CollisionValidator refuses a profile whose sidecar or volume names are also used by another profile that can
 // select the same workloads: on such a workload one of the two would be left out as a conflict. Rules that need
 // no other object are in the CRD.
@@ -23,18 +78,9 @@ type CollisionValidator struct {
 	Reader client.Reader
 }
 
-// Handle checks a created or updated profile against every other profile it can meet on a workload.
-func (v *CollisionValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	p, err := decodeProfile(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	if !p.GetDeletionTimestamp().IsZero() {
-		return admission.Allowed("") // a profile on its way out collides with nobody
-	}
+// Check checks a profile against every other profile it can meet on a workload. A failure to list the others is
+// a warning, not a refusal: a collision is a conflict the status reports, not a way around anyone's rights.
+func (v CollisionValidator) Check(ctx context.Context, p selection.Profile) admission.Response {
 	cat := catalog.Catalog{Reader: v.Reader}
 	others, err := othersInReach(ctx, cat, p)
 	if err != nil {
@@ -52,7 +98,8 @@ func (v *CollisionValidator) Handle(ctx context.Context, req admission.Request) 
 	return admission.Allowed("")
 }
 
-func decodeProfile(req admission.Request) (selection.Profile, error) {
+// decodeProfile reads the profile in raw (the request's object, or its old object) as the kind of the request.
+func decodeProfile(req admission.Request, raw []byte) (selection.Profile, error) {
 	var p selection.Profile
 	switch req.Kind.Kind {
 	case "SidecarProfile":
@@ -62,7 +109,7 @@ func decodeProfile(req admission.Request) (selection.Profile, error) {
 	default:
 		return nil, fmt.Errorf("not a profile: %s", req.Kind.Kind)
 	}
-	if err := json.Unmarshal(req.Object.Raw, p); err != nil {
+	if err := json.Unmarshal(raw, p); err != nil {
 		return nil, fmt.Errorf("cannot read the %s: %w", req.Kind.Kind, err)
 	}
 	if p.GetNamespace() == "" && req.Namespace != "" {

@@ -1,7 +1,8 @@
 // Package webhook holds Outrigger's admission webhooks: the mutating one that gives Deployments, Jobs and
 // CronJobs their sidecars as they are created (and keeps them on updates), with the same engine and the same
-// profiles as the reconcilers, and the validating one that refuses a profile whose sidecar or volume names
-// collide with another profile's on workloads both can select.
+// profiles as the reconcilers, and the validating one that refuses a profile whose author may not change the
+// workloads it can select (a profile must never be a way around RBAC), or whose sidecar or volume names collide
+// with another profile's on workloads both can select.
 package webhook
 
 import (
@@ -18,10 +19,14 @@ const (
 )
 
 // Register serves both webhooks on the manager's webhook server. They read profiles and namespaces from the
-// manager's cache, so answering costs no apiserver round trip.
+// manager's cache, so answering costs no apiserver round trip; only the authorization of a profile's author
+// asks the apiserver (SubjectAccessReviews, which no cache can answer).
 func Register(mgr ctrl.Manager) {
 	server := mgr.GetWebhookServer()
-	reader := mgr.GetClient()
-	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{Catalog: catalog.Catalog{Reader: reader}}})
-	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &CollisionValidator{Reader: reader}})
+	c := mgr.GetClient()
+	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{Catalog: catalog.Catalog{Reader: c}}})
+	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &ProfileValidator{
+		Authorizer: Authorizer{Client: c},
+		Collisions: CollisionValidator{Reader: c},
+	}})
 }
