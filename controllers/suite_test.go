@@ -45,7 +45,7 @@ var (
 	cfg       *rest.Config
 	k8s       client.Client // reads straight from the apiserver, not from a cache
 	scheme    = runtime.NewScheme()
-	writes    = &writeCounter{counts: map[string]int{}}
+	writes    = &writeCounter{counts: map[string]int{}, conflicts: map[string]int{}}
 	managerMu sync.Mutex
 	stopMgr   context.CancelFunc
 	mgrDone   chan struct{}
@@ -128,7 +128,7 @@ func startManager() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(mcfg)}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{NativeSidecarsUnsupported: controllers.NativeSidecarSupport(mcfg), NormalEvents: true}); err != nil {
 		cancel()
 		return err
 	}
@@ -168,10 +168,11 @@ func stopManager() {
 }
 
 // writeCounter counts the manager's successful writes to workloads, per namespace. A write refused for a stale
-// resourceVersion changes nothing and is not counted.
+// resourceVersion changes nothing and is not counted as a write, but as a conflict.
 type writeCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu        sync.Mutex
+	counts    map[string]int
+	conflicts map[string]int
 }
 
 var workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(deployments|cronjobs|jobs)(/|$)`)
@@ -179,10 +180,14 @@ var workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(deployments|cronjobs
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := rt.RoundTrip(req)
-		if req.Method != http.MethodGet && err == nil && resp.StatusCode < 300 {
+		if req.Method != http.MethodGet && err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusConflict) {
 			if m := workloadPath.FindStringSubmatch(req.URL.Path); m != nil {
 				w.mu.Lock()
-				w.counts[m[1]]++
+				if resp.StatusCode == http.StatusConflict {
+					w.conflicts[m[1]]++
+				} else {
+					w.counts[m[1]]++
+				}
 				w.mu.Unlock()
 			}
 		}
@@ -195,6 +200,14 @@ func (w *writeCounter) In(namespace string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.counts[namespace]
+}
+
+// ConflictsIn returns how many of the manager's writes to workloads in a namespace the apiserver refused with 409
+// Conflict (a stale resourceVersion).
+func (w *writeCounter) ConflictsIn(namespace string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.conflicts[namespace]
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
