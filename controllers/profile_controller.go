@@ -23,9 +23,10 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles;clustersidecarprofiles,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles/status;clustersidecarprofiles/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles/finalizers;clustersidecarprofiles/finalizers,verbs=update
+// The reconciler only patches profiles (its finalizer) and their status: no update, and no finalizers
+// subresource (only ownerReferences with blockOwnerDeletion need it, and Outrigger sets none).
+// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles;clustersidecarprofiles,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles/status;clustersidecarprofiles/status,verbs=patch
 
 // failureRecheck is how soon a profile whose workloads refused writes looks again: the refusal leaves no trace
 // in the apiserver that a watch would deliver.
