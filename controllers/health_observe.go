@@ -129,7 +129,7 @@ func podsOf(ctx context.Context, c client.Reader, obj client.Object) ([]corev1.P
 		return podsMatching(ctx, c, o.Namespace, o.Spec.Selector)
 	case *batchv1.CronJob:
 		var jobs batchv1.JobList
-		if err := c.List(ctx, &jobs, client.InNamespace(o.Namespace), client.MatchingFields{indexCronJobUID: string(o.UID)}); err != nil {
+		if err := c.List(ctx, &jobs, client.InNamespace(o.Namespace), client.MatchingFields{indexCronJobUID: string(o.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing the Jobs of CronJob %s/%s: %w", o.Namespace, o.Name, err)
 		}
 		var pods []corev1.Pod
@@ -152,7 +152,7 @@ func podsMatching(ctx context.Context, c client.Reader, namespace string, ls *me
 		return nil, nil
 	}
 	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing pods in %s: %w", namespace, err)
 	}
 	return pods.Items, nil

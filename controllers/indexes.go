@@ -61,11 +61,11 @@ func profileKey(p selection.Profile) string {
 }
 
 // workloadsOf lists the workloads of a kind that a profile selects now or that carry its injection: the only
-// workloads a change to the profile can affect.
+// workloads a change to the profile can affect. They are the cache's own objects, not copies: read-only.
 func workloadsOf(ctx context.Context, c client.Reader, kind workload.Kind, p selection.Profile) ([]client.Object, error) {
 	seen := map[types.NamespacedName]client.Object{}
 	recorded := kind.NewList()
-	if err := c.List(ctx, recorded, client.MatchingFields{indexInjectedProfiles: profileKey(p)}); err != nil {
+	if err := c.List(ctx, recorded, client.MatchingFields{indexInjectedProfiles: profileKey(p)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	for _, o := range kind.Items(recorded) {
@@ -81,7 +81,7 @@ func workloadsOf(ctx context.Context, c client.Reader, kind workload.Kind, p sel
 	}
 	for _, ns := range namespaces {
 		list := kind.NewList()
-		if err := c.List(ctx, list, client.InNamespace(ns.Name), client.MatchingLabelsSelector{Selector: sel.Workloads}); err != nil {
+		if err := c.List(ctx, list, client.InNamespace(ns.Name), client.MatchingLabelsSelector{Selector: sel.Workloads}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 		for _, o := range kind.Items(list) {

@@ -224,11 +224,11 @@ func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto)
 	for _, kind := range r.Kinds {
 		// Only changes to what a workload carries, to its labels or to its rollout can change a profile's status.
-		b = b.Watches(kind.NewObject(), handler.EnqueueRequestsFromMapFunc(mapWorkloadToProfiles(c, kind, clusterScoped)),
+		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(c, kind, clusterScoped)},
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged)))
 	}
 	// The cache holds only pods carrying Outrigger's label (podcache.ByObject), so this watches only those.
-	b = b.Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapPodToProfiles(clusterScoped)),
+	b = b.Watches(&corev1.Pod{}, coalesced{mapPodToProfiles(clusterScoped)},
 		builder.WithPredicates(podChanged))
 	if clusterScoped {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToClusterProfiles(c)),

@@ -47,6 +47,8 @@ type WorkloadReconciler struct {
 	Failures *Failures
 	// Workers is how many workloads are reconciled at once.
 	Workers int
+	// NormalEvents: record each write as a Normal event (see Options.NormalEvents).
+	NormalEvents bool
 }
 
 // Reconcile injects, updates or removes sidecars on one workload.
@@ -92,6 +94,15 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	r.Failures.Clear(id)
+	if r.NormalEvents {
+		r.recordWrite(ctx, obj, changes, reason, note)
+	}
+	log.FromContext(ctx).Info(note, "reason", reason)
+	return ctrl.Result{}, nil
+}
+
+// recordWrite tells of a write in a Normal event on the workload and on each profile concerned.
+func (r *WorkloadReconciler) recordWrite(ctx context.Context, obj client.Object, changes []change, reason, note string) {
 	r.Events.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Inject", "%s", note)
 	for _, c := range changes {
 		// A profile whose sidecars a write only carried along hears nothing of it.
@@ -103,8 +114,6 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 				strings.ToLower(c.reason), preposition[c.reason], r.Kind.Name, obj.GetNamespace(), obj.GetName())
 		}
 	}
-	log.FromContext(ctx).Info(note, "reason", reason)
-	return ctrl.Result{}, nil
 }
 
 // reportConflicts tells, on the workload and on each profile concerned, what clashes. Repeats while the conflict

@@ -33,6 +33,7 @@ type options struct {
 	enableHTTP2            bool
 	pprofAddr              string
 	workloadWorkers        int
+	normalEvents           bool
 	webhook                webhookOptions
 }
 
@@ -57,6 +58,8 @@ func main() {
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 as well (off: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address to serve Go's pprof profiles on, e.g. 127.0.0.1:6060; 0 disables it.")
 	flag.IntVar(&o.workloadWorkers, "workload-workers", controllers.DefaultWorkloadWorkers, "How many workloads of each kind are reconciled at once.")
+	flag.BoolVar(&o.normalEvents, "normal-events", false, "Record a Normal event on the workload and the profile for every write (Injected, Updated, Removed, Repaired); "+
+		"off, only Warnings (conflicts, refused writes). Each event is one more apiserver write: with thousands of workloads, off is faster.")
 	bindWebhookFlags(&o.webhook)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -148,6 +151,7 @@ func run(o options) error {
 		MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr,
 		LeaderElect: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNS,
 		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2, PprofAddr: o.pprofAddr, WorkloadWorkers: o.workloadWorkers,
+		NormalEvents: o.normalEvents,
 		Webhook: manager.WebhookOptions{
 			Enabled: o.webhook.enabled, SelfManaged: o.webhook.selfManaged(),
 			Host: o.webhook.host, Port: o.webhook.port, Certs: o.webhook.certOptions(),

@@ -17,7 +17,9 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// Catalog answers, from the cache, which profiles select a workload.
+// Catalog answers, from the cache, which profiles select a workload. The profiles it returns are the cache's own
+// objects, not copies (the webhook and the reconcilers ask for every workload, and copying every profile each
+// time was most of their cost): read them, never change them.
 type Catalog struct {
 	client.Reader
 }
@@ -72,11 +74,11 @@ func (c Catalog) AllProfiles(ctx context.Context) ([]selection.Profile, error) {
 // profiles lists the SidecarProfiles the options select, and every ClusterSidecarProfile.
 func (c Catalog) profiles(ctx context.Context, opts ...client.ListOption) ([]selection.Profile, error) {
 	var local v1alpha1.SidecarProfileList
-	if err := c.List(ctx, &local, opts...); err != nil {
+	if err := c.List(ctx, &local, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
 		return nil, fmt.Errorf("listing SidecarProfiles: %w", err)
 	}
 	var cluster v1alpha1.ClusterSidecarProfileList
-	if err := c.List(ctx, &cluster); err != nil {
+	if err := c.List(ctx, &cluster, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing ClusterSidecarProfiles: %w", err)
 	}
 	out := make([]selection.Profile, 0, len(local.Items)+len(cluster.Items))

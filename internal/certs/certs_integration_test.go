@@ -130,18 +130,13 @@ func TestSelfManagedCertificatesOnABareCluster(t *testing.T) {
 		// The webhook server keeps the certificate it has, which the caBundles still trust.
 		expectInjectedAtAdmission(t, g, k8s, "myapp-3")
 
-		// BUG?: a Secret deleted while the manager runs is never made again, until the manager restarts:
-		// certs.Setup creates it once, at start, and neither the rotator (which only updates it) nor the
-		// file-writer controller (which ignores NotFound) does afterwards. Meanwhile nothing can be rotated: the
-		// rotator's 12-hourly check fails to read the Secret, so a manager that runs on for long enough serves an
-		// expired certificate, and the webhooks fail open. Deleting the Secret is the usual way to force new
-		// certificates (cert-manager makes a deleted Secret again at once); the package comment says Outrigger
-		// "keeps a CA and a serving certificate in a Secret". Expected: the Secret comes back with a new CA, which
-		// reaches both caBundles, the files and the webhook server.
+		// A Secret deleted while the manager runs (the usual way to force new certificates) is made again at
+		// once, and the rotator, which only ever updates it, fills it with a new CA, which reaches both
+		// caBundles, the files and the webhook server.
 		g.Eventually(func() string {
 			return errorText(k8s.Get(ctx, client.ObjectKey{Namespace: systemNamespace, Name: secretName}, &corev1.Secret{}))
 		}).WithTimeout(15*time.Second).Should(gomega.BeEmpty(),
-			"BUG?: the deleted Secret %s/%s was not made again while the manager runs", systemNamespace, secretName)
+			"the deleted Secret %s/%s was not made again while the manager runs", systemNamespace, secretName)
 		thirdCA := expectCertificatesInPlace(g, k8s, certDir, secondCA)
 		expectServedCertificateVerifies(g, webhookPort, thirdCA)
 	})

@@ -42,7 +42,9 @@ type Options struct {
 	PprofAddr string
 	// WorkloadWorkers is how many workloads of each kind are reconciled at once.
 	WorkloadWorkers int
-	Webhook         WebhookOptions
+	// NormalEvents records every write as a Normal event (controllers.Options.NormalEvents).
+	NormalEvents bool
+	Webhook      WebhookOptions
 }
 
 // WebhookOptions configure the admission webhooks and their serving certificate.
@@ -104,6 +106,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
+		NormalEvents: o.NormalEvents,
 	}); err != nil {
 		return nil, err
 	}

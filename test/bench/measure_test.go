@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -58,6 +61,38 @@ func deploymentWrites(before, after controlplane.Metrics) (writes, conflicts flo
 		return ms.Sum(requestmetrics.Name, labels)
 	}
 	return count(after, "") - count(before, ""), count(after, "409") - count(before, "409")
+}
+
+// writesByResource says how many writes of each verb and resource the manager made between two scrapes.
+func writesByResource(before, after controlplane.Metrics) string {
+	count := map[string]float64{}
+	for _, ms := range []struct {
+		m    controlplane.Metrics
+		sign float64
+	}{{before, -1}, {after, 1}} {
+		f, ok := ms.m[requestmetrics.Name]
+		if !ok {
+			continue
+		}
+		for _, series := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range series.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch labels["verb"] {
+			case "create", "update", "patch", "delete":
+				count[labels["verb"]+" "+labels["resource"]+" "+labels["code"]] += ms.sign * series.GetCounter().GetValue()
+			}
+		}
+	}
+	keys := slices.Sorted(maps.Keys(count))
+	var parts []string
+	for _, k := range keys {
+		if count[k] != 0 {
+			parts = append(parts, fmt.Sprintf("%s: %.0f", k, count[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // measureAdmission times creating Deployments with the mutating webhook configured (and a profile selecting

@@ -6,6 +6,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,9 +65,13 @@ func BenchmarkScale(b *testing.B) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	binary := filepath.Join(out, "manager")
-	if err := controlplane.BuildManager(root, binary); err != nil {
-		b.Fatal(err)
+	// BENCH_MANAGER runs a manager binary built elsewhere (to compare two versions); by default the tree's.
+	binary := os.Getenv("BENCH_MANAGER")
+	if binary == "" {
+		binary = filepath.Join(out, "manager")
+		if err := controlplane.BuildManager(root, binary); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var results []result
 	ns := sizes()
@@ -137,30 +143,31 @@ func (s *scale) run() result {
 	defer tr.close()
 	bare := newBareClient(s.c)
 
-	// Injection: the bare client with the manager stopped, then Outrigger.
-	s.stopManager()
+	// Injection: the bare client, then Outrigger. The manager runs during the bare client's patches too (it has
+	// nothing to do with them), so that both go through the same admission chain: its webhook sees every
+	// Deployment update.
+	s.idle(ctx, 2*s.n)
 	r.Inject.Bare = s.timeBare(ctx, bare, tr, true, bareRev)
-	s.startManager(ctx)
 	before := s.idle(ctx, 2*s.n)
 	r.Inject.Outrigger = s.timeOutrigger(ctx, tr, outRev, func() error { return s.c.Create(ctx, clusterProfile("bench-outrigger", setOutrigger)) })
 	after := s.idle(ctx, 0)
 	r.Inject.Writes, r.Inject.Conflicts = deploymentWrites(before, after)
+	s.logf("Outrigger's writes while injecting: %s", writesByResource(before, after))
 	r.Inject.Resync = s.resync(ctx)
 
 	if s.memory {
 		r.Memory = s.measureMemory(ctx)
 	}
 
-	// Removal: the bare client with the manager stopped, then Outrigger.
-	s.stopManager()
+	// Removal: the bare client, then Outrigger.
 	r.Remove.Bare = s.timeBare(ctx, bare, tr, false, "")
-	s.startManager(ctx)
 	before = s.idle(ctx, 2*s.n)
 	r.Remove.Outrigger = s.timeOutrigger(ctx, tr, "", func() error {
 		return s.c.Delete(ctx, &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "bench-outrigger"}})
 	})
 	after = s.idle(ctx, 0)
 	r.Remove.Writes, r.Remove.Conflicts = deploymentWrites(before, after)
+	s.logf("Outrigger's writes while removing: %s", writesByResource(before, after))
 	r.Remove.Resync = s.resync(ctx)
 	return r
 }
@@ -252,6 +259,8 @@ func (s *scale) timeBare(ctx context.Context, bare bareClient, tr *tracker, add 
 // Deployment of its set carry rev.
 func (s *scale) timeOutrigger(ctx context.Context, tr *tracker, rev string, act func() error) time.Duration {
 	s.logf("Outrigger: converging %d Deployments", s.n)
+	done := s.profileCPU(rev)
+	defer done()
 	start := time.Now()
 	s.must(act())
 	end, err := tr.waitFor(ctx, setOutrigger, rev, s.n, waitTimeout)
@@ -269,6 +278,39 @@ func (s *scale) resync(ctx context.Context) resyncResult {
 	ms := s.idle(ctx, 2*s.n)
 	writes, _ := deploymentWrites(nil, ms)
 	return resyncResult{Writes: writes, Duration: time.Since(start)}
+}
+
+// profileCPU, when BENCH_CPUPROFILE=<seconds> is set, records a CPU profile of the manager from now on, into
+// bin/bench/cpu-<N>-<phase>.pprof (`go tool pprof -top bin/bench/manager <file>` reads it).
+func (s *scale) profileCPU(rev string) (wait func()) {
+	secs := os.Getenv("BENCH_CPUPROFILE")
+	if secs == "" {
+		return func() {}
+	}
+	phase := "inject"
+	if rev == "" {
+		phase = "remove"
+	}
+	path := filepath.Join(s.out, fmt.Sprintf("cpu-%d-%s.pprof", s.n, phase))
+	url := s.mgr.PprofURL + "/debug/pprof/profile?seconds=" + secs
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		resp, err := http.Get(url)
+		if err != nil {
+			s.logf("CPU profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			s.logf("CPU profile: %v", err)
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return func() { <-finished }
 }
 
 func (s *scale) logf(format string, args ...any) {
