@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -169,7 +170,8 @@ func TestTenancy_ProfileAuthorMustBeAllowedToChangeTheWorkloads(t *testing.T) {
 			user := newUser("tenant")
 			tc.setup(t, user)
 			p := tc.profile("p-" + rand.String(5))
-			err := createAs(g, user, p, tc.rbac, len(tc.refused) > 0)
+			took, err := createAs(g, user, p, tc.rbac, len(tc.refused) > 0)
+			t.Logf("answered in %s", took.Round(100*time.Microsecond)) // the webhook's SubjectAccessReviews included
 			if err == nil {
 				t.Cleanup(func() { _ = k8s.Delete(context.Background(), p) })
 			}
@@ -188,14 +190,17 @@ func TestTenancy_ProfileAuthorMustBeAllowedToChangeTheWorkloads(t *testing.T) {
 	}
 }
 
-// createAs creates the object as the user, and returns the final answer. The apiserver's authorizer (RBAC, and
+// createAs creates the object as the user, and returns how long the final answer took, and the answer. The apiserver's authorizer (RBAC, and
 // the SubjectAccessReviews of the webhook) learns of new grants through its informers, so an answer that may
 // still come from before the test's grants is asked again: a refusal by RBAC when the webhook is expected to
 // refuse, or any refusal when the object is expected to be created.
-func createAs(g Gomega, user string, obj client.Object, refusedByRBAC, refused bool) error {
+func createAs(g Gomega, user string, obj client.Object, refusedByRBAC, refused bool) (time.Duration, error) {
 	var err error
+	var took time.Duration
 	g.Eventually(func() bool {
+		start := time.Now()
 		err = as(g, user).Create(context.Background(), obj.DeepCopyObject().(client.Object))
+		took = time.Since(start)
 		switch {
 		case refusedByRBAC:
 			return true // no grant is on its way
@@ -204,7 +209,7 @@ func createAs(g Gomega, user string, obj client.Object, refusedByRBAC, refused b
 		}
 		return err == nil
 	}, timeout, interval).Should(BeTrue(), "last answer: %v", err)
-	return err
+	return took, err
 }
 
 // Widening a profile is checked like creating it; changes that widen nothing (labels, Outrigger's finalizer) are
