@@ -41,13 +41,14 @@ type crashPhase struct {
 
 // crashReport is what one phase measured.
 type crashReport struct {
-	phase       string
-	needed      int
-	killedAt    []int // Deployments written as seen by the tracker when each kill was sent
-	landedAfter []int // ... and 300 ms after: writes that were in flight, or had not reached the tracker yet
-	verified    checkpoint
-	writes      writes
-	duration    time.Duration
+	phase        string
+	needed       int
+	killedAt     []int // Deployments written as seen by the tracker when each kill was sent
+	landedAfter  []int // ... and 300 ms after: writes that were in flight, or had not reached the tracker yet
+	activeAtKill []int // Deployment reconciles running just before each kill
+	verified     checkpoint
+	writes       writes
+	duration     time.Duration
 }
 
 // TestCrashSafety kills the manager with SIGKILL in the middle of injecting, updating and removing sidecars on 200
@@ -161,7 +162,10 @@ func runCrashPhase(t *testing.T, ctx context.Context, m *model, tr *tracker, mgr
 		target := max(1, int(math.Ceil(frac*float64(needed))))
 		seen, err := tr.waitWritten(ctx, m, target, convergeTimeout)
 		must(t, err)
+		// The Deployment reconciles running a moment before the kill: the writes that may be cut off.
+		active := mgr.metrics(t).Sum("controller_runtime_active_workers", map[string]string{"controller": "deployment"})
 		mgr.kill()
+		r.activeAtKill = append(r.activeAtKill, int(active))
 		time.Sleep(300 * time.Millisecond)
 		after := tr.written(m)
 		r.killedAt, r.landedAfter = append(r.killedAt, seen), append(r.landedAfter, after)
@@ -285,12 +289,12 @@ func (w wantStatus) mismatch(p selection.Profile) string {
 }
 
 func logCrashReports(t *testing.T, reports []crashReport, starts int, total time.Duration) {
-	t.Logf("%-28s %7s %8s %-28s %-18s %-18s %s", "phase", "needed", "changed", "Deployment patches by code", "tracker at kill", "300 ms after", "duration")
+	t.Logf("%-28s %6s %7s %-18s %-14s %-14s %-14s %s", "phase", "needed", "changed", "patches by code", "written at kill", "300 ms after", "active workers", "duration")
 	kills := 0
 	for _, r := range reports {
 		kills += len(r.killedAt)
-		t.Logf("%-28s %7d %8d %-28v %-18v %-18v %s", r.phase, r.needed, r.verified.written,
-			r.writes.String(), fmt.Sprint(r.killedAt), fmt.Sprint(r.landedAfter), r.duration.Round(time.Millisecond))
+		t.Logf("%-28s %6d %7d %-18s %-14s %-14s %-14s %s", r.phase, r.needed, r.verified.written, r.writes.String(),
+			fmt.Sprint(r.killedAt), fmt.Sprint(r.landedAfter), fmt.Sprint(r.activeAtKill), r.duration.Round(time.Millisecond))
 	}
 	t.Logf("%d kills with SIGKILL, %d manager starts, %s in all", kills, starts, total.Round(time.Millisecond))
 }
