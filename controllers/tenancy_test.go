@@ -10,12 +10,14 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -375,4 +377,26 @@ func aggregateBuiltInRoles(t *testing.T) {
 			t.Fatalf("aggregating %s: %v", name, err)
 		}
 	}
+}
+
+// A profile cannot get a pod past Pod Security: the pods are admitted one by one like any pod. In a namespace
+// enforcing "restricted", a Deployment gets a profile's privileged sidecar in its template, but the pod the
+// ReplicaSet controller would create from that template (envtest runs no such controller: the test creates it
+// as it would) is refused, naming the sidecar.
+func TestTenancy_PodSecurityStillAppliesToInjectedPods(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	spec := sidecarSpec("web", "privileged-agent")
+	spec.Sidecars[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+	create(t, newProfile(ns, "agent", spec))
+	waitUntilSeen(g, ns, "agent")
+	create(t, newDeployment(ns, "web"))
+	d := getDeployment(g, ns, "web")
+	g.Expect(initContainerNames(d)).To(Equal([]string{"privileged-agent"}))
+
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "web-", Labels: d.Spec.Template.Labels},
+		Spec: d.Spec.Template.Spec}
+	err := k8s.Create(context.Background(), pod)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a pod with a privileged sidecar was admitted in a restricted namespace: %v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("violates PodSecurity"), ContainSubstring(`"privileged-agent"`)))
 }
