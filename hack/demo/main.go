@@ -13,11 +13,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -85,6 +87,12 @@ func run(ctx context.Context, exitEarly bool) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, mgr.stop()) }()
+	// The profiles' validating webhook fails closed (failurePolicy Fail, docs/security.md): a profile applied before
+	// the manager serves it would be refused.
+	webhookAddr := net.JoinHostPort(env.WebhookInstallOptions.LocalServingHost, strconv.Itoa(env.WebhookInstallOptions.LocalServingPort))
+	if err := waitForListener(webhookAddr, 60*time.Second); err != nil {
+		return fmt.Errorf("the manager's webhook server did not start (see %s): %w", mgr.logPath, err)
+	}
 
 	// The profile first, as a platform team would have it in place before the app team deploys; once the manager
 	// has seen it, its admission webhook gives the Deployment the sidecar as it is created.
@@ -353,4 +361,19 @@ func tail(path string, n int) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// waitForListener returns once something accepts TCP connections at addr.
+func waitForListener(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
