@@ -50,9 +50,11 @@ $(KUBEBUILDER_ASSETS)/kube-apiserver:
 test: verify-generated vet envtest-binaries ## Unit and integration tests (real kube-apiserver and etcd).
 	go test ./... -count=1
 
+# BENCH_N (default 1000,5000 Deployments) and BENCH_PODS (default 20000,5000: pods, of which injected) size the
+# scale benchmark (test/bench); it writes its table and plot to bin/bench/. BENCH_N=200 is a quick run.
 .PHONY: bench
-bench: envtest-binaries ## Go benchmarks: the engine's cost per workload, the manager's heap with 10,000 pods.
-	go test ./... -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1x)
+bench: envtest-binaries ## Benchmarks: convergence, writes, admission and memory at scale (prints the table), the engine and the webhook handler per call.
+	go test ./... -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1x) -timeout 90m
 
 .PHONY: fuzz
 fuzz: ## Run the engine's fuzz target for FUZZTIME (default 30s).

@@ -107,7 +107,7 @@ func (r *ProfileReconciler) observe(ctx context.Context, p selection.Profile) (S
 			return in, fmt.Errorf("listing %ss: %w", kind.Name, err)
 		}
 		for _, obj := range objs {
-			w, err := r.observeWorkload(ctx, kind, obj, p, sel, specErr, ref)
+			w, err := r.observeWorkload(ctx, kind, obj, observed{p, sel, specErr, ref, in.Revision})
 			if err != nil {
 				return in, err
 			}
@@ -117,8 +117,17 @@ func (r *ProfileReconciler) observe(ctx context.Context, p selection.Profile) (S
 	return in, nil
 }
 
-func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.Kind, obj client.Object, p selection.Profile,
-	sel selection.Selectors, specErr error, ref inject.ProfileRef) (WorkloadObservation, error) {
+// observed is the profile whose status is being computed, with what is derived from it once for all workloads.
+type observed struct {
+	p        selection.Profile
+	sel      selection.Selectors
+	specErr  error
+	ref      inject.ProfileRef
+	revision string
+}
+
+func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.Kind, obj client.Object, o observed) (WorkloadObservation, error) {
+	p, sel, specErr, ref := o.p, o.sel, o.specErr, o.ref
 	w := WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName(), Immutable: kind.Immutable}
 	w.Failure = r.Failures.Get(workloadID{Kind: kind.Name, NamespacedName: client.ObjectKeyFromObject(obj)})
 	tmpl := kind.Template(obj)
@@ -145,6 +154,13 @@ func (r *ProfileReconciler) observeWorkload(ctx context.Context, kind workload.K
 		if w.Sidecars, err = sidecarsOf(ctx, r.Client, obj, ref); err != nil {
 			return w, err
 		}
+	}
+	if w.LiveRevision == o.revision {
+		// The workload carries the current revision, so its sidecars claimed their names before anyone else's:
+		// the engine can only answer Injected. Skipping it keeps a status computation over thousands of converged
+		// workloads cheap.
+		w.Outcome = inject.Injected
+		return w, nil
 	}
 	input, err := r.Catalog.EngineInput(ctx, kind, obj, kind.Immutable)
 	if err != nil {
@@ -221,7 +237,9 @@ func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if clusterScoped {
 		name = "clustersidecarprofile"
 	}
-	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto)
+	// Not on the profile's own status writes: each would compute the status again at once, and in a burst of
+	// workload changes that loop, not the coalescing window, would set the pace.
+	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto, builder.WithPredicates(profileSpecOrDeletionChanged))
 	for _, kind := range r.Kinds {
 		// Only changes to what a workload carries, to its labels or to its rollout can change a profile's status.
 		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(c, kind, clusterScoped)},

@@ -25,7 +25,8 @@ const (
 
 // The sets of Deployments.
 const (
-	setControl   = "control"   // created with no profile selecting them: admission without injection
+	setControl   = "control"   // created with no webhook configured
+	setNoop      = "noop"      // created through a webhook that does nothing
 	setAdmission = "admission" // created with a profile selecting them: admission with injection
 	setBare      = "bare"      // injected and cleaned up by the bare client
 	setOutrigger = "outrigger" // injected and cleaned up by Outrigger

@@ -95,33 +95,50 @@ func writesByResource(before, after controlplane.Metrics) string {
 	return strings.Join(parts, ", ")
 }
 
-// measureAdmission times creating Deployments with the mutating webhook configured (and a profile selecting
-// them, so each is injected) and without any webhook configured, alternating halves so that neither gets the
-// warmer apiserver.
+// measureAdmission times creating Deployments without any webhook configured, with a webhook that does nothing
+// (what calling any webhook costs the apiserver), and with Outrigger's (a profile selects them, so each is
+// injected), taking turns in two rounds so that none gets the warmer apiserver.
 func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 	var r admissionResult
 	s.must(s.c.Create(ctx, clusterProfile("bench-admission", setAdmission)))
 	s.waitObserved(ctx, "bench-admission")
-	saved := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	s.must(s.c.Get(ctx, client.ObjectKey{Name: mutatingWebhook}, saved))
+	outriggers := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	s.must(s.c.Get(ctx, client.ObjectKey{Name: mutatingWebhook}, outriggers))
+	noop, err := startNoopWebhook(s.env.WebhookInstallOptions.LocalServingCertDir, s.env.WebhookInstallOptions.LocalServingHost)
+	s.must(err)
+	defer noop.stop()
 	half := s.n / 2
 	for round := range 2 {
-		s.must(s.c.Delete(ctx, saved.DeepCopy()))
+		s.setWebhook(ctx, nil)
 		s.waitWebhook(ctx, false)
-		s.logf("admission: creating %d Deployments without the webhook", half)
+		s.logf("admission: creating %d Deployments without a webhook", half)
 		r.Without += s.timeCreate(ctx, setControl, round*half, half)
 
-		again := saved.DeepCopy()
-		again.ResourceVersion, again.UID = "", ""
-		s.must(s.c.Create(ctx, again))
+		s.setWebhook(ctx, noop.configuration(outriggers))
+		s.waitWebhook(ctx, false)
+		s.logf("admission: creating %d Deployments with a no-op webhook", half)
+		r.Noop += s.timeCreate(ctx, setNoop, round*half, half)
+
+		s.setWebhook(ctx, outriggers)
 		s.waitWebhook(ctx, true)
-		s.logf("admission: creating %d Deployments with the webhook", half)
+		s.logf("admission: creating %d Deployments with Outrigger's webhook", half)
 		r.With += s.timeCreate(ctx, setAdmission, round*half, half)
 	}
 	r.Created = 2 * half
 	r.InjectedAtCreation = s.countInjectedAtCreation(ctx)
 	s.cleanUpAdmission(ctx)
 	return r
+}
+
+// setWebhook replaces the mutating webhook configuration (nil: none).
+func (s *scale) setWebhook(ctx context.Context, c *admissionregistrationv1.MutatingWebhookConfiguration) {
+	err := s.c.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: mutatingWebhook}})
+	s.must(client.IgnoreNotFound(err))
+	if c != nil {
+		c = c.DeepCopy()
+		c.ResourceVersion, c.UID = "", ""
+		s.must(s.c.Create(ctx, c))
+	}
 }
 
 func (s *scale) timeCreate(ctx context.Context, set string, from, n int) time.Duration {
@@ -176,7 +193,7 @@ func (s *scale) countInjectedAtCreation(ctx context.Context) int {
 // cleanUpAdmission deletes what the admission measurement made, so that it weighs on nothing after.
 func (s *scale) cleanUpAdmission(ctx context.Context) {
 	for i := range namespaces {
-		for _, set := range []string{setControl, setAdmission} {
+		for _, set := range []string{setControl, setNoop, setAdmission} {
 			s.must(s.c.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(namespaceName(i)), client.MatchingLabels{setLabel: set}))
 		}
 	}

@@ -18,8 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,7 +36,7 @@ const (
 )
 
 // Environment knobs, so that a quick run is possible: BENCH_N=200 make bench.
-func sizes() []int    { return intsFromEnv("BENCH_N", []int{1000, 5000}) }
+func sizes() []int     { return intsFromEnv("BENCH_N", []int{1000, 5000}) }
 func podCounts() []int { return intsFromEnv("BENCH_PODS", []int{20000, 5000}) } // total, injected
 
 func intsFromEnv(name string, def []int) []int {

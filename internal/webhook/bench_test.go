@@ -1,0 +1,93 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
+)
+
+// BenchmarkInjectorHandle measures the mutating webhook's own work for one admission request: decoding the
+// Deployment, reading the profiles in scope, running the engine and writing the JSON patch. The profiles come
+// from an in-memory reader that, like the manager's cache with UnsafeDisableDeepCopy, hands out its objects
+// without copying them, so the figure is the handler's and not a fake client's.
+func BenchmarkInjectorHandle(b *testing.B) {
+	profile := &v1alpha1.SidecarProfile{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "logs"},
+		Spec: v1alpha1.SidecarProfileSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: "logshipper", Image: "alpine",
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/opt"}}}}},
+			Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "data",
+				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
+			AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "data", MountPath: "/opt"}},
+		},
+	}
+	reader := memReader{profiles: []v1alpha1.SidecarProfile{*profile}, namespaces: map[string]corev1.Namespace{
+		"shop": {ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "shop"}}},
+	}}
+	h := &Injector{Catalog: catalog.Catalog{Reader: reader}}
+	for _, bc := range []struct {
+		name      string
+		selected  bool
+		wantPatch bool
+	}{
+		{"selected", true, true},       // a profile selects it: the answer is a patch
+		{"not-selected", false, false}, // no profile selects it: allowed as it is
+	} {
+		raw := []byte(rawDeployment)
+		if !bc.selected {
+			raw = []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"db","namespace":"shop","labels":{"app":"db"}},` +
+				`"spec":{"selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"db","image":"postgres"}]}}}}`)
+		}
+		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+			UID: "1", Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Namespace: "shop",
+			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
+		}}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp := h.Handle(context.Background(), req)
+				if !resp.Allowed || (len(resp.Patch) > 0) != bc.wantPatch {
+					b.Fatalf("allowed %v, patch %s", resp.Allowed, resp.Patch)
+				}
+			}
+		})
+	}
+}
+
+// memReader serves SidecarProfiles and Namespaces from memory, without copies.
+type memReader struct {
+	profiles   []v1alpha1.SidecarProfile
+	namespaces map[string]corev1.Namespace
+}
+
+func (m memReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return fmt.Errorf("memReader: cannot get a %T", obj)
+	}
+	*ns = m.namespaces[key.Name]
+	return nil
+}
+
+func (m memReader) List(_ context.Context, list client.ObjectList, _ ...client.ListOption) error {
+	switch l := list.(type) {
+	case *v1alpha1.SidecarProfileList:
+		l.Items = m.profiles
+	case *v1alpha1.ClusterSidecarProfileList:
+		l.Items = nil
+	default:
+		return fmt.Errorf("memReader: cannot list %T", list)
+	}
+	return nil
+}
