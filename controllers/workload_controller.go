@@ -206,6 +206,9 @@ func changesOf(before *corev1.PodTemplateSpec, res inject.Result) []change {
 func describe(changes []change) (reason, note string) {
 	var parts []string
 	for _, why := range changeReasons {
+		if why == "Repaired" && reason != "" {
+			continue // sidecars a write only carried along were not repaired
+		}
 		var refs []string
 		for _, c := range changes {
 			if c.reason == why {
