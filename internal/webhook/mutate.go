@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 
+	jsonpatchv4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +58,10 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 	patch, err := templatePatch(kind.TemplatePath, before, res.Template)
 	if err != nil {
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
+	}
+	if err := applies(patch, req.Object.Raw); err != nil {
+		return allowedWithWarning(ctx, "%s %s: no sidecars injected: the pod template at %s is missing or not an object (%v)",
+			kind.Name, obj.GetName(), kind.TemplatePath, err)
 	}
 	return patchResponse(patch).WithWarnings(warnings...)
 }
@@ -156,6 +161,18 @@ func templatePatch(path string, before, after *corev1.PodTemplateSpec) ([]byte, 
 		return nil, fmt.Errorf("computing the patch: %w", err)
 	}
 	return json.Marshal(jsonpatch.Prefix(ops, path))
+}
+
+// applies checks that the patch applies to the raw object. The patch is a diff of typed templates, which always
+// have their metadata and spec; a raw object whose template (or its metadata or spec) is missing or null has
+// nowhere to add to, and a patch the apiserver cannot apply fails the request whatever the failurePolicy.
+func applies(patch, raw []byte) error {
+	p, err := jsonpatchv4.DecodePatch(patch)
+	if err != nil {
+		return err
+	}
+	_, err = p.Apply(raw)
+	return err
 }
 
 func patchResponse(patch []byte) admission.Response {
