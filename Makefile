@@ -56,9 +56,17 @@ test: verify-generated vet envtest-binaries ## Unit and integration tests (real 
 bench: envtest-binaries ## Benchmarks: convergence, writes, admission and memory at scale (prints the table), the engine and the webhook handler per call.
 	go test ./... -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1x) -timeout 90m
 
+# Every fuzz target of the module, as ./package:FuzzTarget words: go test -fuzz takes one target per run.
+FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' --exclude-dir=bin --exclude-dir=.e2e '^func Fuzz[A-Za-z0-9_]*' . | \
+	sed 's|^\./\(.*\)/[^/]*:func |./\1:|' | sort -u)
+
 .PHONY: fuzz
-fuzz: ## Run the engine's fuzz target for FUZZTIME (default 30s).
-	go test ./internal/inject -run '^$$' -fuzz FuzzInject -fuzztime $(or $(FUZZTIME),30s)
+fuzz: ## Run every fuzz target (engine, JSON patch, webhook, ...) one after the other, FUZZTIME each (default 30s).
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "=== $${t%%:*} $${t##*:} for $(or $(FUZZTIME),30s)"; \
+		go test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(or $(FUZZTIME),30s) \
+			-fuzzminimizetime $(or $(FUZZMINIMIZETIME),10s); \
+	done
 
 .PHONY: demo
 demo: build envtest-binaries ## Start a local control plane, run Outrigger, inject the sample Deployment.
