@@ -76,7 +76,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	}
 	// Only Outrigger's pods, trimmed; and, for self-managed certificates, the one Secret and the two webhook
 	// configurations, and the webhook server presents the certificate the keeper chose (see certs.Keeper).
-	cacheOpts := cache.Options{ByObject: podcache.ByObject()}
+	// Workloads without their managedFields, which the manager never reads: about a third of a Deployment as
+	// the cache would hold it (docs/benchmarks.md, memory).
+	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
 	webhookTLSOpts := tlsOpts
 	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {
