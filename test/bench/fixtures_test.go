@@ -25,11 +25,12 @@ const (
 
 // The sets of Deployments.
 const (
-	setControl   = "control"   // created with no webhook configured
-	setNoop      = "noop"      // created through a webhook that does nothing
-	setAdmission = "admission" // created with a profile selecting them: admission with injection
-	setBare      = "bare"      // injected and cleaned up by the bare client
-	setOutrigger = "outrigger" // injected and cleaned up by Outrigger
+	setControl     = "control"     // created with no webhook configured
+	setNoop        = "noop"        // created through a webhook that does nothing
+	setPreInjected = "preinjected" // created with the sidecar already in, with no webhook configured
+	setAdmission   = "admission"   // created with a profile selecting them: admission with injection
+	setBare        = "bare"        // injected and cleaned up by the bare client
+	setOutrigger   = "outrigger"   // injected and cleaned up by Outrigger
 )
 
 func namespaceName(i int) string { return fmt.Sprintf("bench-%02d", i) }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 )
 
@@ -113,6 +114,8 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		s.waitWebhook(ctx, false)
 		s.logf("admission: creating %d Deployments without a webhook", half)
 		r.Without += s.timeCreate(ctx, setControl, round*half, half)
+		s.logf("admission: creating %d Deployments that carry the sidecar already, without a webhook", half)
+		r.PreInjected += s.timeCreatePreInjected(ctx, round*half, half)
 
 		s.setWebhook(ctx, noop.configuration(outriggers))
 		s.waitWebhook(ctx, false)
@@ -139,6 +142,23 @@ func (s *scale) setWebhook(ctx context.Context, c *admissionregistrationv1.Mutat
 		c.ResourceVersion, c.UID = "", ""
 		s.must(s.c.Create(ctx, c))
 	}
+}
+
+// timeCreatePreInjected times creating Deployments as they are after injection (as `outrigger inject` renders
+// them for a GitOps repository): what storing the bigger object costs, without any webhook call.
+func (s *scale) timeCreatePreInjected(ctx context.Context, from, n int) time.Duration {
+	spec := profileSpec(setAdmission)
+	profiles := []inject.Profile{{Ref: inject.ProfileRef{Kind: inject.KindClusterSidecarProfile, Name: "bench-admission"}, Spec: &spec.SidecarProfileSpec}}
+	ds := make([]*appsv1.Deployment, n)
+	for i := range ds {
+		ds[i] = deployment(setPreInjected, from+i, namespaces)
+		res, err := inject.Inject(&ds[i].Spec.Template, profiles)
+		s.must(err)
+		ds[i].Spec.Template = *res.Template
+	}
+	start := time.Now()
+	s.must(parallel(ctx, n, createWorkers, func(ctx context.Context, i int) error { return s.c.Create(ctx, ds[i]) }))
+	return time.Since(start)
 }
 
 func (s *scale) timeCreate(ctx context.Context, set string, from, n int) time.Duration {
@@ -193,7 +213,7 @@ func (s *scale) countInjectedAtCreation(ctx context.Context) int {
 // cleanUpAdmission deletes what the admission measurement made, so that it weighs on nothing after.
 func (s *scale) cleanUpAdmission(ctx context.Context) {
 	for i := range namespaces {
-		for _, set := range []string{setControl, setNoop, setAdmission} {
+		for _, set := range []string{setControl, setPreInjected, setNoop, setAdmission} {
 			s.must(s.c.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(namespaceName(i)), client.MatchingLabels{setLabel: set}))
 		}
 	}
