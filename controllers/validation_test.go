@@ -21,8 +21,6 @@ type outcome int
 const (
 	// refused: the apiserver refuses the profile (CRD schema, CEL rules, or Outrigger's validating webhook).
 	refused outcome = iota
-	// stalled: the CRD cannot check it, so the profile is stored, and its Stalled condition says what to fix.
-	stalled
 	// needsAttention: the profile is fine on its own but not on a workload: the workload is listed in
 	// status.needsAttention with what to rename or add.
 	needsAttention
@@ -37,7 +35,7 @@ type badProfile struct {
 	// before creates what the row needs first: the workload it conflicts with, the profile it collides with.
 	before func(t *testing.T, ns string)
 	outcome
-	// want are substrings of the apiserver's error (refused) or of the status message (stalled, needsAttention):
+	// want are substrings of the apiserver's error (refused) or of the status message (needsAttention):
 	// the field, and what to do.
 	want []string
 }
@@ -72,16 +70,8 @@ func TestValidation_InvalidProfilesAreRefusedNamingTheField(t *testing.T) {
 			t.Cleanup(func() { _ = k8s.Delete(context.Background(), obj) })
 			g.Eventually(func(g Gomega) {
 				st := profileStatus(g, obj)
-				var msg string
-				if tc.outcome == stalled {
-					c := condition(st, v1alpha1.ConditionStalled)
-					g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
-					g.Expect(c.Reason).To(Equal(v1alpha1.ReasonInvalidSpec))
-					msg = c.Message
-				} else {
-					g.Expect(st.NeedsAttention).To(HaveLen(1))
-					msg = st.NeedsAttention[0].Message
-				}
+				g.Expect(st.NeedsAttention).To(HaveLen(1))
+				msg := st.NeedsAttention[0].Message
 				for _, want := range tc.want {
 					g.Expect(msg).To(ContainSubstring(want))
 				}
@@ -276,7 +266,7 @@ func badProfiles() []badProfile {
 		{name: "selector expression without a key", profile: local(func(s *v1alpha1.SidecarProfileSpec) {
 			s.Selector = expr("", metav1.LabelSelectorOpExists)
 			s.Selector.MatchExpressions[0].Key = ""
-		}), outcome: stalled, want: []string{"spec.selector is invalid", "name part must be non-empty"}},
+		}), outcome: refused, want: []string{"spec.selector is invalid", "name part must be non-empty", "fix the selector"}},
 
 		// Names and fields the apiserver checks on every object.
 		{name: "profile name not a DNS subdomain", profile: func(ns, _ string) client.Object {
@@ -324,16 +314,16 @@ func badProfiles() []badProfile {
 
 		// Label keys and values: metav1.LabelSelector bounds neither its lists nor its strings, so a CEL rule
 		// checking them exceeds the apiserver's cost budget (by more than 100x: the CRD is refused). The
-		// profile is stored, selects nothing, and its Stalled condition says which selector and why.
+		// validating webhook parses the selectors and refuses the profile, naming the selector and the fix.
 		{name: "selector with a bad label key", profile: local(func(s *v1alpha1.SidecarProfileSpec) {
 			s.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"bad key!": "web"}}
-		}), outcome: stalled, want: []string{"spec.selector is invalid", "bad key!", "alphanumeric characters"}},
+		}), outcome: refused, want: []string{"spec.selector is invalid", "bad key!", "alphanumeric characters"}},
 		{name: "selector with a bad label value", profile: local(func(s *v1alpha1.SidecarProfileSpec) {
 			s.Selector = expr("app", metav1.LabelSelectorOpIn, "not a value")
-		}), outcome: stalled, want: []string{"spec.selector is invalid", "not a value", "alphanumeric characters"}},
+		}), outcome: refused, want: []string{"spec.selector is invalid", "not a value", "alphanumeric characters"}},
 		{name: "cluster profile namespaceSelector with a bad label key", profile: cluster(func(s *v1alpha1.ClusterSidecarProfileSpec) {
 			s.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"-team": "a"}}
-		}), outcome: stalled, want: []string{"spec.namespaceSelector is invalid", "-team"}},
+		}), outcome: refused, want: []string{"spec.namespaceSelector is invalid", "-team"}},
 
 		// A sidecar named like one of the workload's own containers is no error of the profile: the same profile
 		// is fine on every workload without such a container, and the CRD cannot see the workloads. The engine

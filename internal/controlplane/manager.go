@@ -34,7 +34,7 @@ type ManagerOptions struct {
 	Observable bool
 	// Pprof: serve Go's profiles on a free local port.
 	Pprof bool
-	Args       []string // further flags
+	Args  []string // further flags
 }
 
 // Manager is a running manager process.

@@ -41,24 +41,39 @@ func (v *ProfileValidator) Handle(ctx context.Context, req admission.Request) ad
 	if !p.GetDeletionTimestamp().IsZero() {
 		return admission.Allowed("") // a profile on its way out selects nothing and collides with nobody
 	}
-	if resp := v.authorize(ctx, req, p); !resp.Allowed {
+	changed, resp := specChanged(req, p)
+	if !resp.Allowed {
 		return resp
+	}
+	if changed {
+		// Creates and the updates that change what the profile selects or injects; an update of its metadata
+		// alone (a finalizer going) must pass even if the profile predates a rule.
+		if _, err := selection.Parse(p); err != nil {
+			return admission.Denied(err.Error() + "; fix the selector's label keys and values " +
+				"(a key is an optional DNS subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' or '.'; a value is such a name or empty)")
+		}
+		if resp := v.authorize(ctx, req, p); !resp.Allowed {
+			return resp
+		}
 	}
 	return v.Collisions.Check(ctx, p)
 }
 
-// authorize runs the Authorizer on creates and on the updates that change what the profile selects or injects.
-// When the check cannot be made, the profile is refused: an unchecked profile could be a way around RBAC.
-func (v *ProfileValidator) authorize(ctx context.Context, req admission.Request, p selection.Profile) admission.Response {
-	if req.Operation == admissionv1.Update {
-		old, err := decodeProfile(req, req.OldObject.Raw)
-		if err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("the profile before the update: %w", err))
-		}
-		if SpecUnchanged(old, p) {
-			return admission.Allowed("")
-		}
+// specChanged reports whether a request creates the profile or changes its spec.
+func specChanged(req admission.Request, p selection.Profile) (bool, admission.Response) {
+	if req.Operation != admissionv1.Update {
+		return true, admission.Allowed("")
 	}
+	old, err := decodeProfile(req, req.OldObject.Raw)
+	if err != nil {
+		return false, admission.Errored(http.StatusBadRequest, fmt.Errorf("the profile before the update: %w", err))
+	}
+	return !SpecUnchanged(old, p), admission.Allowed("")
+}
+
+// authorize runs the Authorizer. When the check cannot be made, the profile is refused: an unchecked profile
+// could be a way around RBAC.
+func (v *ProfileValidator) authorize(ctx context.Context, req admission.Request, p selection.Profile) admission.Response {
 	msg, err := v.Authorizer.Check(ctx, req.UserInfo, p)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf(

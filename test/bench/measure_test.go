@@ -101,7 +101,12 @@ func writesByResource(before, after controlplane.Metrics) string {
 // injected), taking turns in two rounds so that none gets the warmer apiserver.
 func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 	var r admissionResult
-	s.must(s.c.Create(ctx, clusterProfile("bench-admission", setAdmission)))
+	// The profile selects the pre-injected set too: otherwise the reconciler would remove their sidecars (it
+	// removes what a profile that no longer selects a workload injected) while they are being created.
+	p := clusterProfile("bench-admission", setAdmission)
+	p.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: setLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{setAdmission, setPreInjected}}}}
+	s.must(s.c.Create(ctx, p))
 	s.waitObserved(ctx, "bench-admission")
 	outriggers := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	s.must(s.c.Get(ctx, client.ObjectKey{Name: mutatingWebhook}, outriggers))
