@@ -101,7 +101,7 @@ func renderTable(rs []result) string {
 		}
 	}
 	fmt.Fprintf(&sb, "\nAdmission (creating Deployments, %d at a time; budget: webhook overhead <= %.0f%%)\n\n", createWorkers, 100*maxAdmissionOverhead)
-	sb.WriteString("| Deployments (each way) | no webhook | no webhook, sidecar already in | no-op webhook | Outrigger's webhook | Outrigger's overhead | of which the bigger object | of which calling a webhook | injected at creation |\n")
+	sb.WriteString("| Deployments (each way) | no webhook | no webhook, sidecar already in | no-op webhook | Outrigger's webhook | Outrigger's overhead | overhead of the injected object alone | overhead of the no-op webhook alone | injected at creation |\n")
 	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		a := r.Admission
