@@ -8,40 +8,33 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
 )
 
 // Paths are relative to the repository root, where `make demo` runs.
 const (
-	defaultAssets    = "bin/k8s/v1.37.1" // what `make envtest-binaries` builds; KUBEBUILDER_ASSETS overrides it
-	crdDir           = "config/crd/bases"
-	webhookManifests = "config/webhook/manifests.yaml"
 	profileSample    = "config/samples/sidecars_v1alpha1_sidecarprofile.yaml"
 	deploymentSample = "config/samples/deployment-myapp.yaml"
 	managerBinary    = "bin/manager"
 	demoDir          = "bin/demo" // kubeconfig, manager log and kubectl's cache; git-ignored like all of bin/
 
-	injectTimeout   = 60 * time.Second
-	managerStopWait = 5 * time.Second
+	injectTimeout = 60 * time.Second
+	readyTimeout  = 60 * time.Second
 )
 
 func main() {
@@ -60,8 +53,7 @@ func main() {
 
 // run does the demo; each step it starts is stopped by a deferred call, in reverse order, whatever happens.
 func run(ctx context.Context, exitEarly bool) (err error) {
-	assets := cmp.Or(os.Getenv("KUBEBUILDER_ASSETS"), defaultAssets)
-	if err := checkPrerequisites(assets); err != nil {
+	if err := checkPrerequisites(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(demoDir, 0o755); err != nil {
@@ -69,29 +61,40 @@ func run(ctx context.Context, exitEarly bool) (err error) {
 	}
 
 	fmt.Println("==> Starting a local control plane (kube-apiserver and etcd) with Outrigger's CRDs")
-	env, err := startControlPlane(assets)
+	// The webhook configurations as shipped; envtest points them at a local port with its own serving
+	// certificate, which the manager is given.
+	env, err := controlplane.Start(".")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, stopControlPlane(env)) }()
+	defer func() { err = errors.Join(err, env.Stop()) }()
 
-	kubeconfig, err := writeKubeconfig(env)
+	kubeconfig, err := filepath.Abs(filepath.Join(demoDir, "kubeconfig"))
 	if err != nil {
 		return err
 	}
-	k := kubectl{path: filepath.Join(assets, "kubectl"), kubeconfig: kubeconfig}
+	// A cluster-admin kubeconfig for the manager and for the person running the demo.
+	if err := env.WriteAdminKubeconfig("demo-admin", kubeconfig); err != nil {
+		return err
+	}
+	k := kubectl{path: filepath.Join(env.Assets, "kubectl"), kubeconfig: kubeconfig}
 
 	fmt.Println("==> Starting the manager")
-	mgr, err := startManager(kubeconfig, env.WebhookInstallOptions)
+	logPath := filepath.Join(demoDir, "manager.log")
+	_ = os.Remove(logPath)
+	mgr, err := controlplane.StartManager(controlplane.ManagerOptions{Binary: managerBinary, Kubeconfig: kubeconfig,
+		LogPath: logPath, Webhook: env.WebhookInstallOptions, Observable: true})
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, mgr.stop()) }()
+	defer func() { err = errors.Join(err, mgr.Stop()) }()
+	fmt.Printf("    pid %d, log in %s\n", mgr.Pid(), logPath)
 	// The profiles' validating webhook fails closed (failurePolicy Fail, docs/security.md): a profile applied before
-	// the manager serves it would be refused.
-	webhookAddr := net.JoinHostPort(env.WebhookInstallOptions.LocalServingHost, strconv.Itoa(env.WebhookInstallOptions.LocalServingPort))
-	if err := waitForListener(webhookAddr, 60*time.Second); err != nil {
-		return fmt.Errorf("the manager's webhook server did not start (see %s): %w", mgr.logPath, err)
+	// the manager serves it would be refused. Ready means the webhook server serves.
+	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := mgr.WaitReady(readyCtx); err != nil {
+		return err
 	}
 
 	// The profile first, as a platform team would have it in place before the app team deploys; once the manager
@@ -101,7 +104,7 @@ func run(ctx context.Context, exitEarly bool) (err error) {
 		return err
 	}
 	if err := k.run("wait", "--for=jsonpath={.status.observedGeneration}=1", "--timeout=60s", "sidecarprofile/logshipper"); err != nil {
-		return fmt.Errorf("the manager did not pick up the profile (see %s): %w", mgr.logPath, err)
+		return fmt.Errorf("the manager did not pick up the profile (see %s): %w", logPath, err)
 	}
 	if err := k.run("apply", "-f", deploymentSample); err != nil {
 		return err
@@ -117,22 +120,17 @@ func run(ctx context.Context, exitEarly bool) (err error) {
 		fmt.Println("\n==> Done (--exit): stopping the manager and the control plane")
 		return nil
 	}
-	printHowToConnect(assets, kubeconfig, mgr.logPath)
+	printHowToConnect(env.Assets, kubeconfig, logPath)
 	<-ctx.Done()
 	fmt.Println("\n==> Stopping the manager and the control plane")
 	return nil
 }
 
-// checkPrerequisites fails early, with the command that fixes it, rather than deep inside envtest.
-func checkPrerequisites(assets string) error {
+// checkPrerequisites fails early, with the command that fixes it, rather than deep inside envtest. The
+// Kubernetes binaries are checked by controlplane.Start.
+func checkPrerequisites() error {
 	if _, err := os.Stat(profileSample); err != nil {
 		return fmt.Errorf("%s not found: run the demo from the repository root (make demo)", profileSample)
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			return fmt.Errorf("%s not found: run `make envtest-binaries` to build kube-apiserver, etcd and kubectl "+
-				"(make demo does it for you)", filepath.Join(assets, bin))
-		}
 	}
 	if _, err := os.Stat(managerBinary); err != nil {
 		return fmt.Errorf("%s not found: run `make build` (make demo does it for you)", managerBinary)
@@ -140,113 +138,8 @@ func checkPrerequisites(assets string) error {
 	return nil
 }
 
-func startControlPlane(assets string) (*envtest.Environment, error) {
-	// envtest logs through controller-runtime's logger; without one it complains after 30s. Its errors are
-	// returned anyway.
-	ctrllog.SetLogger(logr.Discard())
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{crdDir},
-		ErrorIfCRDPathMissing: true,
-		// The webhook configurations as shipped; envtest points them at a local port with its own serving
-		// certificate, which the manager is given below.
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{webhookManifests}},
-	}
-	if _, err := env.Start(); err != nil {
-		// Start can fail after etcd and the apiserver are up (installing the CRDs): stop what did start.
-		_ = env.Stop()
-		return nil, fmt.Errorf("starting the control plane: %w", err)
-	}
-	return env, nil
-}
-
-func stopControlPlane(env *envtest.Environment) error {
-	if err := env.Stop(); err != nil {
-		return fmt.Errorf("stopping the control plane: %w", err)
-	}
-	return nil
-}
-
-// writeKubeconfig gives the manager, and the person running the demo, a cluster-admin kubeconfig.
-func writeKubeconfig(env *envtest.Environment) (string, error) {
-	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("creating the demo-admin user: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return "", fmt.Errorf("creating the kubeconfig: %w", err)
-	}
-	path, err := filepath.Abs(filepath.Join(demoDir, "kubeconfig"))
-	if err != nil {
-		return "", err
-	}
-	// 0600: it holds a client key for a system:masters user.
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("writing the kubeconfig: %w", err)
-	}
-	return path, nil
-}
-
-// manager is the running bin/manager subprocess.
-type manager struct {
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{} // closed once the process has exited; then err holds its exit status
-	err     error
-}
-
-func startManager(kubeconfig string, wh envtest.WebhookInstallOptions) (*manager, error) {
-	logPath := filepath.Join(demoDir, "manager.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	// No health probe or metrics listeners: nothing scrapes or probes them here, and fixed ports could be taken.
-	// The webhook serves with the certificate envtest made (external mode): the apiserver already trusts it.
-	cmd := exec.Command(managerBinary, "--health-probe-bind-address=0", "--metrics-bind-address=0",
-		"--webhook-cert-mode=external", "--webhook-cert-dir="+wh.LocalServingCertDir,
-		"--webhook-host="+wh.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort))
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so that Ctrl-C in the terminal reaches only us and the manager gets one SIGTERM
-	// from stop: controller-runtime exits at once, skipping its graceful shutdown, on a second signal.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s: %w", managerBinary, err)
-	}
-	m := &manager{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	go func() {
-		m.err = cmd.Wait()
-		logFile.Close()
-		close(m.exited)
-	}()
-	fmt.Printf("    pid %d, log in %s\n", cmd.Process.Pid, logPath)
-	return m, nil
-}
-
-// stop asks the manager to shut down cleanly (SIGTERM) and kills it if it has not within managerStopWait.
-func (m *manager) stop() error {
-	select {
-	case <-m.exited:
-		return nil // already gone; waitForInjection reported why if it mattered
-	default:
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(managerStopWait):
-		_ = m.cmd.Process.Kill()
-		<-m.exited
-		return fmt.Errorf("the manager did not stop within %s of SIGTERM and was killed; see %s",
-			managerStopWait, m.logPath)
-	}
-}
-
 // waitForInjection polls the Deployment until its pod template has the logshipper init container.
-func waitForInjection(ctx context.Context, k kubectl, m *manager) error {
+func waitForInjection(ctx context.Context, k kubectl, m *controlplane.Manager) error {
 	fmt.Printf("==> Waiting up to %s for Outrigger to inject the logshipper sidecar into deployment/myapp\n",
 		injectTimeout)
 	deadline := time.After(injectTimeout)
@@ -260,12 +153,12 @@ func waitForInjection(ctx context.Context, k kubectl, m *manager) error {
 		select {
 		case <-ctx.Done():
 			return errors.New("interrupted")
-		case <-m.exited:
+		case <-m.Exited():
 			return fmt.Errorf("the manager exited (%v) before injecting the sidecar; last lines of %s:\n%s",
-				m.err, m.logPath, tail(m.logPath, 20))
+				m.ExitErr(), m.Options.LogPath, controlplane.Tail(m.Options.LogPath, 20))
 		case <-deadline:
 			return fmt.Errorf("deployment/myapp has no logshipper init container after %s; last lines of %s:\n%s",
-				injectTimeout, m.logPath, tail(m.logPath, 20))
+				injectTimeout, m.Options.LogPath, controlplane.Tail(m.Options.LogPath, 20))
 		case <-tick.C:
 		}
 	}
@@ -296,6 +189,10 @@ func show(k kubectl) error {
 		fmt.Println("the reconciler injected the sidecar after creation (the webhook was not reached)")
 	}
 
+	// The status follows within a second or two (it is recomputed once per burst of changes).
+	if _, err := k.output("wait", "--for=jsonpath={.status.injected}=1", "--timeout=30s", "sidecarprofile/logshipper"); err != nil {
+		return fmt.Errorf("the profile's status does not count the injected Deployment: %w", err)
+	}
 	fmt.Println("\n==> kubectl get sidecarprofiles -o wide")
 	if err := k.run("get", "sidecarprofiles", "-o", "wide"); err != nil {
 		return err
@@ -351,29 +248,4 @@ func (k kubectl) output(args ...string) (string, error) {
 		return "", fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, ee.Stderr)
 	}
 	return string(out), err
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// waitForListener returns once something accepts TCP connections at addr.
-func waitForListener(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

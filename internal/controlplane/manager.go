@@ -118,6 +118,16 @@ func freePorts(n int) ([]string, error) {
 	return addrs, nil
 }
 
+// ExitErr is the process's exit status, once Exited is closed.
+func (m *Manager) ExitErr() error {
+	select {
+	case <-m.exited:
+		return m.err
+	default:
+		return nil
+	}
+}
+
 // Pid is the process id.
 func (m *Manager) Pid() int { return m.cmd.Process.Pid }
 
