@@ -46,6 +46,8 @@ type ProfileReconciler struct {
 	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can), read once at
 	// start (see NativeSidecarSupport).
 	NativeSidecarsUnsupported string
+
+	pacer *statusPacer // set by SetupWithManager
 }
 
 // Reconcile ensures the finalizer, computes the status, and removes the finalizer once no workload carries the
@@ -53,6 +55,9 @@ type ProfileReconciler struct {
 func (r *ProfileReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := r.NewProfile()
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.pacer.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	deleting := !p.GetDeletionTimestamp().IsZero()
@@ -64,10 +69,12 @@ func (r *ProfileReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 	}
+	start := time.Now()
 	in, err := r.observe(ctx, p)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.pacer.record(req.NamespacedName, time.Since(start))
 	if deleting && !carriesAny(in.Workloads) {
 		return ctrl.Result{}, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer)
 	}
@@ -231,6 +238,7 @@ func ignoreStale(err error) error {
 // recorded on them), Outrigger's pods (mapped to the profiles recorded on them), and, for cluster profiles,
 // namespace label changes.
 func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.pacer = newStatusPacer()
 	c := mgr.GetClient()
 	proto := r.NewProfile()
 	clusterScoped, name := isCluster(proto), "sidecarprofile"
@@ -242,11 +250,11 @@ func (r *ProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto, builder.WithPredicates(profileSpecOrDeletionChanged))
 	for _, kind := range r.Kinds {
 		// Only changes to what a workload carries, to its labels or to its rollout can change a profile's status.
-		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(c, kind, clusterScoped)},
+		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(c, kind, clusterScoped), r.pacer},
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged)))
 	}
 	// The cache holds only pods carrying Outrigger's label (podcache.ByObject), so this watches only those.
-	b = b.Watches(&corev1.Pod{}, coalesced{mapPodToProfiles(clusterScoped)},
+	b = b.Watches(&corev1.Pod{}, coalesced{mapPodToProfiles(clusterScoped), r.pacer},
 		builder.WithPredicates(podChanged))
 	if clusterScoped {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToClusterProfiles(c)),
