@@ -28,6 +28,7 @@ const (
 	setControl     = "control"     // created with no webhook configured
 	setNoop        = "noop"        // created through a webhook that does nothing
 	setPreInjected = "preinjected" // created with the sidecar already in, with no webhook configured
+	setFixedPatch  = "fixedpatch"  // created through a webhook answering a precomputed sidecar patch
 	setAdmission   = "admission"   // created with a profile selecting them: admission with injection
 	setBare        = "bare"        // injected and cleaned up by the bare client
 	setOutrigger   = "outrigger"   // injected and cleaned up by Outrigger

@@ -101,16 +101,13 @@ func writesByResource(before, after controlplane.Metrics) string {
 // injected), taking turns in two rounds so that none gets the warmer apiserver.
 func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 	var r admissionResult
-	// The profile selects the pre-injected set too: otherwise the reconciler would remove their sidecars (it
-	// removes what a profile that no longer selects a workload injected) while they are being created.
-	p := clusterProfile("bench-admission", setAdmission)
-	p.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: setLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{setAdmission, setPreInjected}}}}
-	s.must(s.c.Create(ctx, p))
+	s.must(s.c.Create(ctx, admissionProfile()))
 	s.waitObserved(ctx, "bench-admission")
 	outriggers := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	s.must(s.c.Get(ctx, client.ObjectKey{Name: mutatingWebhook}, outriggers))
-	noop, err := startNoopWebhook(s.env.WebhookInstallOptions.LocalServingCertDir, s.env.WebhookInstallOptions.LocalServingHost)
+	fixed, err := sidecarPatch(setFixedPatch)
+	s.must(err)
+	noop, err := startNoopWebhook(s.env.WebhookInstallOptions.LocalServingCertDir, s.env.WebhookInstallOptions.LocalServingHost, fixed)
 	s.must(err)
 	defer noop.stop()
 	half := s.n / 2
@@ -122,15 +119,28 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		s.logf("admission: creating %d Deployments that carry the sidecar already, without a webhook", half)
 		r.PreInjected += s.timeCreatePreInjected(ctx, round*half, half)
 
-		s.setWebhook(ctx, noop.configuration(outriggers))
+		s.setWebhook(ctx, noop.configuration(outriggers, noop.url))
 		s.waitWebhook(ctx, false)
 		s.logf("admission: creating %d Deployments with a no-op webhook", half)
 		r.Noop += s.timeCreate(ctx, setNoop, round*half, half)
 
+		s.setWebhook(ctx, noop.configuration(outriggers, noop.fixedURL))
+		s.waitWebhook(ctx, true)
+		s.logf("admission: creating %d Deployments with a webhook answering a precomputed sidecar patch", half)
+		r.FixedPatch += s.timeCreate(ctx, setFixedPatch, round*half, half)
+
 		s.setWebhook(ctx, outriggers)
 		s.waitWebhook(ctx, true)
 		s.logf("admission: creating %d Deployments with Outrigger's webhook", half)
+		before, err := s.mgr.Metrics()
+		s.must(err)
+		done := s.profileCPU(fmt.Sprintf("admission%d", round))
 		r.With += s.timeCreate(ctx, setAdmission, round*half, half)
+		done()
+		after, err := s.mgr.Metrics()
+		s.must(err)
+		calls := map[string]string{"webhook": "/mutate-workloads"}
+		s.logf("admission: the manager answered %.0f admission requests for them", after.Sum("controller_runtime_webhook_requests_total", calls)-before.Sum("controller_runtime_webhook_requests_total", calls))
 	}
 	r.Created = 2 * half
 	r.InjectedAtCreation = s.countInjectedAtCreation(ctx)
@@ -152,8 +162,8 @@ func (s *scale) setWebhook(ctx context.Context, c *admissionregistrationv1.Mutat
 // timeCreatePreInjected times creating Deployments as they are after injection (as `outrigger inject` renders
 // them for a GitOps repository): what storing the bigger object costs, without any webhook call.
 func (s *scale) timeCreatePreInjected(ctx context.Context, from, n int) time.Duration {
-	spec := profileSpec(setAdmission)
-	profiles := []inject.Profile{{Ref: inject.ProfileRef{Kind: inject.KindClusterSidecarProfile, Name: "bench-admission"}, Spec: &spec.SidecarProfileSpec}}
+	spec := admissionProfile().Spec
+	profiles := []inject.Profile{{Ref: admissionRef, Spec: &spec.SidecarProfileSpec}}
 	ds := make([]*appsv1.Deployment, n)
 	for i := range ds {
 		ds[i] = deployment(setPreInjected, from+i, namespaces)
@@ -202,6 +212,19 @@ func (s *scale) waitWebhook(ctx context.Context, active bool) {
 	s.b.Fatalf("the webhook configuration change did not take effect (want active=%v)", active)
 }
 
+// admissionRef is the profile of the admission measurement.
+var admissionRef = inject.ProfileRef{Kind: inject.KindClusterSidecarProfile, Name: "bench-admission"}
+
+// admissionProfile selects the Deployments Outrigger's webhook injects, and those created with the sidecar
+// already in (pre-injected, or by the fixed-patch webhook): otherwise the reconciler would remove their sidecars
+// (it removes what a profile that does not select a workload injected) while they are being created.
+func admissionProfile() *v1alpha1.ClusterSidecarProfile {
+	p := clusterProfile(admissionRef.Name, setAdmission)
+	p.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: setLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{setAdmission, setPreInjected, setFixedPatch}}}}
+	return p
+}
+
 // countInjectedAtCreation counts the admission set's Deployments that have the sidecar at generation 1.
 func (s *scale) countInjectedAtCreation(ctx context.Context) int {
 	var l appsv1.DeploymentList
@@ -218,7 +241,7 @@ func (s *scale) countInjectedAtCreation(ctx context.Context) int {
 // cleanUpAdmission deletes what the admission measurement made, so that it weighs on nothing after.
 func (s *scale) cleanUpAdmission(ctx context.Context) {
 	for i := range namespaces {
-		for _, set := range []string{setControl, setPreInjected, setNoop, setAdmission} {
+		for _, set := range []string{setControl, setPreInjected, setNoop, setFixedPatch, setAdmission} {
 			s.must(s.c.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(namespaceName(i)), client.MatchingLabels{setLabel: set}))
 		}
 	}

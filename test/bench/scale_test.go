@@ -259,7 +259,11 @@ func (s *scale) timeBare(ctx context.Context, bare bareClient, tr *tracker, add 
 // Deployment of its set carry rev.
 func (s *scale) timeOutrigger(ctx context.Context, tr *tracker, rev string, act func() error) time.Duration {
 	s.logf("Outrigger: converging %d Deployments", s.n)
-	done := s.profileCPU(rev)
+	phase := "inject"
+	if rev == "" {
+		phase = "remove"
+	}
+	done := s.profileCPU(phase)
 	defer done()
 	start := time.Now()
 	s.must(act())
@@ -282,14 +286,10 @@ func (s *scale) resync(ctx context.Context) resyncResult {
 
 // profileCPU, when BENCH_CPUPROFILE=<seconds> is set, records a CPU profile of the manager from now on, into
 // bin/bench/cpu-<N>-<phase>.pprof (`go tool pprof -top bin/bench/manager <file>` reads it).
-func (s *scale) profileCPU(rev string) (wait func()) {
+func (s *scale) profileCPU(phase string) (wait func()) {
 	secs := os.Getenv("BENCH_CPUPROFILE")
 	if secs == "" {
 		return func() {}
-	}
-	phase := "inject"
-	if rev == "" {
-		phase = "remove"
 	}
 	path := filepath.Join(s.out, fmt.Sprintf("cpu-%d-%s.pprof", s.n, phase))
 	url := s.mgr.PprofURL + "/debug/pprof/profile?seconds=" + secs
