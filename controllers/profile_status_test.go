@@ -57,7 +57,7 @@ func notSelected(w *WorkloadObservation) { w.Selected, w.Outcome = false, "" }
 
 func kept(w *WorkloadObservation) { w.Outcome, w.LiveRevision = inject.Kept, oldRev }
 
-func skipped(w *WorkloadObservation) { w.Outcome, w.LiveRevision = inject.Skipped, "" }
+func notInjected(w *WorkloadObservation) { w.Outcome, w.LiveRevision = inject.Skipped, "" }
 
 func immutable(w *WorkloadObservation) { w.Immutable = true }
 
@@ -366,7 +366,7 @@ func TestComputeStatus(t *testing.T) {
 		{
 			name: "Skipped (OnCreate, existed before): Ready, reported as NotInjected",
 			in: StatusInput{Generation: 8, Revision: rev, Workloads: []WorkloadObservation{
-				obs(v1alpha1.KindCronJob, "team-a", "nightly", skipped),
+				obs(v1alpha1.KindCronJob, "team-a", "nightly", notInjected),
 			}},
 			matched: 1, injected: 0, upToDate: 0,
 			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
@@ -379,7 +379,7 @@ func TestComputeStatus(t *testing.T) {
 		{
 			name: "Job created before the profile: Ready, reported as NotInjected with how to fix it",
 			in: StatusInput{Generation: 8, Revision: rev, Workloads: []WorkloadObservation{
-				obs(v1alpha1.KindJob, "team-a", "backfill", skipped, immutable),
+				obs(v1alpha1.KindJob, "team-a", "backfill", notInjected, immutable),
 			}},
 			matched: 1, injected: 0, upToDate: 0,
 			ready: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
@@ -417,7 +417,7 @@ func TestComputeStatus(t *testing.T) {
 			name: "Kept and Skipped together",
 			in: StatusInput{Generation: 8, Revision: rev, Workloads: []WorkloadObservation{
 				dep("team-a", "web", kept),
-				dep("team-a", "api", skipped),
+				dep("team-a", "api", notInjected),
 				dep("team-a", "db"),
 			}},
 			matched: 3, injected: 2, upToDate: 1,
@@ -538,7 +538,7 @@ func TestComputeStatus_BoundsNeedsAttention(t *testing.T) {
 		wantStalled metav1.ConditionStatus
 	}{
 		{"outdated", kept, v1alpha1.ReasonOutdated, metav1.ConditionTrue, metav1.ConditionFalse},
-		{"not injected", skipped, v1alpha1.ReasonNotInjected, metav1.ConditionTrue, metav1.ConditionFalse},
+		{"not injected", notInjected, v1alpha1.ReasonNotInjected, metav1.ConditionTrue, metav1.ConditionFalse},
 		{"conflicts", conflicted(containerClash), v1alpha1.ReasonConflict, metav1.ConditionFalse, metav1.ConditionTrue},
 		{"refused writes", failed("forbidden"), v1alpha1.ReasonWriteFailed, metav1.ConditionFalse, metav1.ConditionTrue},
 	}
@@ -774,7 +774,7 @@ func TestComputeStatus_Deterministic(t *testing.T) {
 	ws := []WorkloadObservation{
 		dep("team-b", "web", conflicted(containerClash)),
 		dep("team-a", "api", failed("forbidden")),
-		obs(v1alpha1.KindCronJob, "team-a", "nightly", skipped),
+		obs(v1alpha1.KindCronJob, "team-a", "nightly", notInjected),
 		obs(v1alpha1.KindJob, "team-a", "batch", kept),
 		dep("team-a", "old", notSelected, live(oldRev)),
 		dep("team-a", "db", live(oldRev)),
@@ -826,14 +826,14 @@ func TestCount(t *testing.T) {
 		{
 			name: "deleting: nothing is matched, everything carrying the profile is pending",
 			in: StatusInput{Revision: rev, Deleting: true, Workloads: []WorkloadObservation{
-				dep("a", "1"), dep("a", "2", kept), dep("a", "3", skipped), dep("a", "4", conflicted(containerClash)),
+				dep("a", "1"), dep("a", "2", kept), dep("a", "3", notInjected), dep("a", "4", conflicted(containerClash)),
 			}},
 			pending: 2,
 		},
 		{
 			name: "outcomes needing attention are not pending",
 			in: StatusInput{Revision: rev, Workloads: []WorkloadObservation{
-				dep("a", "1", kept), dep("a", "2", skipped), dep("a", "3", conflicted(containerClash)),
+				dep("a", "1", kept), dep("a", "2", notInjected), dep("a", "3", conflicted(containerClash)),
 				dep("a", "4", failed("no"), live(oldRev)), dep("a", "5", conflicted(containerClash), failed("no")),
 			}},
 			matched: 5, injected: 2, conflicts: 1, failure: 2,
