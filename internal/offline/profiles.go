@@ -272,7 +272,7 @@ func collisions(profiles []profile, nsLabels func(string) map[string]string) []s
 			if !selection.MayOverlap(p, q, nsLabels) {
 				continue
 			}
-			if shared := sharedNames(p, q); shared != "" {
+			if shared := strings.Join(selection.SharedNames(p, q), " and "); shared != "" {
 				out = append(out, fmt.Sprintf("%s (%s) and %s (%s) can select the same workloads and both declare %s: "+
 					"Outrigger's validating webhook refuses the second one applied; rename it in one of them, or make their "+
 					"selectors (or workloadKinds) disjoint", p.name(), p.doc.Where(), q.name(), q.doc.Where(), shared))
@@ -280,26 +280,4 @@ func collisions(profiles []profile, nsLabels func(string) map[string]string) []s
 		}
 	}
 	return out
-}
-
-func sharedNames(p, q profile) string {
-	theirs := map[string]bool{}
-	for _, s := range q.ProfileSpec().Sidecars {
-		theirs["sidecar "+s.Name] = true
-	}
-	for _, v := range q.ProfileSpec().Volumes {
-		theirs["volume "+v.Name] = true
-	}
-	var shared []string
-	for _, s := range p.ProfileSpec().Sidecars {
-		if theirs["sidecar "+s.Name] {
-			shared = append(shared, fmt.Sprintf("sidecar %q", s.Name))
-		}
-	}
-	for _, v := range p.ProfileSpec().Volumes {
-		if theirs["volume "+v.Name] {
-			shared = append(shared, fmt.Sprintf("volume %q", v.Name))
-		}
-	}
-	return strings.Join(shared, " and ")
 }

@@ -1,6 +1,8 @@
 package selection
 
 import (
+	"fmt"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -111,4 +113,28 @@ func contradicts(x, y labels.Requirement) bool {
 		return y.Operator() == selection.DoesNotExist
 	}
 	return false
+}
+
+// SharedNames lists the sidecar and volume names p declares that q declares too, each with its field in p's
+// spec: on a workload both select, one of the two would be left out as a conflict.
+func SharedNames(p, q Profile) []string {
+	theirs := map[string]bool{}
+	for _, s := range q.ProfileSpec().Sidecars {
+		theirs["container/"+s.Name] = true
+	}
+	for _, v := range q.ProfileSpec().Volumes {
+		theirs["volume/"+v.Name] = true
+	}
+	var shared []string
+	for i, s := range p.ProfileSpec().Sidecars {
+		if theirs["container/"+s.Name] {
+			shared = append(shared, fmt.Sprintf("sidecar %q (spec.sidecars[%d].name)", s.Name, i))
+		}
+	}
+	for i, v := range p.ProfileSpec().Volumes {
+		if theirs["volume/"+v.Name] {
+			shared = append(shared, fmt.Sprintf("volume %q (spec.volumes[%d].name)", v.Name, i))
+		}
+	}
+	return shared
 }

@@ -146,26 +146,9 @@ func sameProfile(a, b selection.Profile) bool {
 	return selection.Ref(a) == selection.Ref(b) && a.GetNamespace() == b.GetNamespace()
 }
 
-// collision names the first sidecar or volume p shares with q, the other profile, and what to do.
+// collision names the sidecars and volumes p shares with q, the other profile, and what to do.
 func collision(p, q selection.Profile) string {
-	theirs := map[string]bool{}
-	for _, s := range q.ProfileSpec().Sidecars {
-		theirs["container/"+s.Name] = true
-	}
-	for _, vol := range q.ProfileSpec().Volumes {
-		theirs["volume/"+vol.Name] = true
-	}
-	var clashes []string
-	for i, s := range p.ProfileSpec().Sidecars {
-		if theirs["container/"+s.Name] {
-			clashes = append(clashes, fmt.Sprintf("sidecar %q (spec.sidecars[%d].name)", s.Name, i))
-		}
-	}
-	for i, vol := range p.ProfileSpec().Volumes {
-		if theirs["volume/"+vol.Name] {
-			clashes = append(clashes, fmt.Sprintf("volume %q (spec.volumes[%d].name)", vol.Name, i))
-		}
-	}
+	clashes := selection.SharedNames(p, q)
 	if len(clashes) == 0 {
 		return ""
 	}
