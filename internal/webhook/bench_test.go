@@ -21,17 +21,7 @@ import (
 // from an in-memory reader that, like the manager's cache with UnsafeDisableDeepCopy, hands out its objects
 // without copying them, so the figure is the handler's and not a fake client's.
 func BenchmarkInjectorHandle(b *testing.B) {
-	profile := &v1alpha1.SidecarProfile{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "logs"},
-		Spec: v1alpha1.SidecarProfileSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: "logshipper", Image: "alpine",
-				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/opt"}}}}},
-			Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "data",
-				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
-			AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "data", MountPath: "/opt"}},
-		},
-	}
+	profile := logsProfile()
 	reader := memReader{profiles: []v1alpha1.SidecarProfile{*profile}, namespaces: map[string]corev1.Namespace{
 		"shop": {ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "shop"}}},
 	}}

@@ -37,8 +37,10 @@ const rawDeployment = `{
   }
 }`
 
-func TestInjector_PatchLeavesFieldsUnknownToOurAPIAlone(t *testing.T) {
-	profile := &v1alpha1.SidecarProfile{
+// logsProfile is a log shipper in namespace shop selecting app=web (rawDeployment): a sidecar, an emptyDir, and
+// a mount of it in the app containers.
+func logsProfile() *v1alpha1.SidecarProfile {
+	return &v1alpha1.SidecarProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "logs"},
 		Spec: v1alpha1.SidecarProfileSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
@@ -49,6 +51,10 @@ func TestInjector_PatchLeavesFieldsUnknownToOurAPIAlone(t *testing.T) {
 			AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "data", MountPath: "/opt"}},
 		},
 	}
+}
+
+func TestInjector_PatchLeavesFieldsUnknownToOurAPIAlone(t *testing.T) {
+	profile := logsProfile()
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
