@@ -186,9 +186,8 @@ func TestDeployment_StopsMatchingOrOptsOutAndLosesTheSidecars(t *testing.T) {
 				g.Expect(initContainerNames(getDeployment(g, ns, "web"))).To(Equal([]string{"proxy"}))
 			}, timeout, interval).Should(Succeed())
 
-			d := getDeployment(g, ns, "web")
-			d.Labels = tc.labels
-			g.Expect(k8s.Update(context.Background(), d)).To(Succeed())
+			d := &appsv1.Deployment{}
+			updateObject(g, client.ObjectKey{Namespace: ns, Name: "web"}, d, func() { d.Labels = tc.labels })
 			g.Eventually(func(g Gomega) {
 				g.Expect(getDeployment(g, ns, "web").Spec.Template).To(Equal(original))
 				st := getProfile(g, ns, "proxy").Status

@@ -164,11 +164,19 @@ func ownedFields(g Gomega, obj client.Object, manager string) string {
 
 // updateProfile changes a SidecarProfile, retrying when the manager's status writes got there first.
 func updateProfile(g Gomega, ns, name string, mutate func(*v1alpha1.SidecarProfile)) *v1alpha1.SidecarProfile {
-	var p *v1alpha1.SidecarProfile
-	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		p = getProfile(g, ns, name)
-		mutate(p)
-		return k8s.Update(context.Background(), p)
-	})).To(Succeed())
+	p := &v1alpha1.SidecarProfile{}
+	updateObject(g, client.ObjectKey{Namespace: ns, Name: name}, p, func() { mutate(p) })
 	return p
+}
+
+// updateObject reads obj fresh, changes it with mutate and updates it, retrying when a writer (the manager, most
+// often) got there first: every test write to an object Outrigger also writes goes through here, or is a patch.
+func updateObject(g Gomega, key client.ObjectKey, obj client.Object, mutate func()) {
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), key, obj); err != nil {
+			return err
+		}
+		mutate()
+		return k8s.Update(context.Background(), obj)
+	})).To(Succeed())
 }

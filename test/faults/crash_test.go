@@ -92,12 +92,7 @@ func TestCrashSafety(t *testing.T) {
 			return shared.c.Create(ctx, clusterProfile(crashCluster, crashSet, crashNSLabel, "registry.example/platform/logshipper:2.1"))
 		}, kills: []float64{0.2, 0.4, 0.6}, createDead: 10},
 		{name: "sidecar image updated", createAlive: 10, act: func(ctx context.Context) error {
-			p := &v1alpha1.ClusterSidecarProfile{}
-			if err := shared.c.Get(ctx, client.ObjectKey{Name: crashCluster}, p); err != nil {
-				return err
-			}
-			p.Spec.Sidecars[0].Image = "registry.example/platform/logshipper:2.2"
-			return shared.c.Update(ctx, p)
+			return setClusterSidecarImage(ctx, crashCluster, "registry.example/platform/logshipper:2.2")
 		}, kills: []float64{0.3, 0.6}, createDead: 5},
 		{name: "cluster profile deleted", act: func(ctx context.Context) error {
 			return shared.c.Delete(ctx, &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: crashCluster}})

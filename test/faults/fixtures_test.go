@@ -11,7 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
@@ -195,4 +197,17 @@ func parallel(ctx context.Context, n, workers int, do func(ctx context.Context, 
 		return err
 	}
 	return nil
+}
+
+// setClusterSidecarImage sets the image of a cluster profile's first sidecar, retrying when the manager's status
+// or finalizer write got there first.
+func setClusterSidecarImage(ctx context.Context, name, image string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &v1alpha1.ClusterSidecarProfile{}
+		if err := shared.c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return err
+		}
+		p.Spec.Sidecars[0].Image = image
+		return shared.c.Update(ctx, p)
+	})
 }

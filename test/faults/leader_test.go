@@ -16,7 +16,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 )
@@ -95,10 +94,7 @@ func TestLeaderFailover(t *testing.T) {
 
 	// The image changes; the leader is killed a third of the way through.
 	before = deploymentPatches(t, ctx)
-	p := &v1alpha1.ClusterSidecarProfile{}
-	must(t, shared.c.Get(ctx, client.ObjectKey{Name: leaderProfile}, p))
-	p.Spec.Sidecars[0].Image = "registry.example/platform/logshipper:2.2"
-	must(t, shared.c.Update(ctx, p))
+	must(t, setClusterSidecarImage(ctx, leaderProfile, "registry.example/platform/logshipper:2.2"))
 	ps, err = profiles(ctx)
 	must(t, err)
 	needed, err = m.needed(ps)
