@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // MayOverlap reports whether two profiles can select a common workload. It answers false only when that is
@@ -22,7 +23,7 @@ func MayOverlap(a, b Profile, namespaceLabels func(string) map[string]string) bo
 }
 
 func kindsOverlap(a, b *v1alpha1.SidecarProfileSpec) bool {
-	for _, k := range []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindJob, v1alpha1.KindCronJob} {
+	for _, k := range workload.Names() {
 		if a.SelectsKind(k) && b.SelectsKind(k) {
 			return true
 		}

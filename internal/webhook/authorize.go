@@ -10,29 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // The webhook asks the apiserver whether a profile's author may change the workloads the profile reaches.
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
-
-// workloadResource is the API resource of a workload kind a profile can select.
-type workloadResource struct {
-	Kind     v1alpha1.WorkloadKind
-	Group    string
-	Resource string
-}
-
-// String is how RBAC and kubectl name the resource: deployments.apps.
-func (w workloadResource) String() string { return w.Resource + "." + w.Group }
-
-// workloadResources are every kind a profile can select, in the order of spec.workloadKinds' documentation.
-var workloadResources = []workloadResource{
-	{v1alpha1.KindDeployment, "apps", "deployments"},
-	{v1alpha1.KindJob, "batch", "jobs"},
-	{v1alpha1.KindCronJob, "batch", "cronjobs"},
-}
 
 // workloadVerbs are the verbs that change an existing workload's pod template: a profile does exactly that (the
 // reconciler patches, the webhook rewrites updates), so its author must hold both.
@@ -49,9 +32,9 @@ type Authorizer struct {
 
 // missingGrant is one verb on one resource the author may not use.
 type missingGrant struct {
-	Verb     string
-	Resource workloadResource
-	Reason   string // the authorizer's own words, when it gave any
+	Verb   string
+	Kind   workload.Kind
+	Reason string // the authorizer's own words, when it gave any
 }
 
 // Check returns "" when the author may update and patch every workload kind p can select where p can select it:
@@ -60,17 +43,17 @@ type missingGrant struct {
 // error means the check itself failed; the caller must refuse the profile then, not let it through unchecked.
 func (a Authorizer) Check(ctx context.Context, user authenticationv1.UserInfo, p selection.Profile) (string, error) {
 	var missing []missingGrant
-	for _, res := range workloadResources {
-		if !p.ProfileSpec().SelectsKind(res.Kind) {
+	for _, kind := range workload.All {
+		if !p.ProfileSpec().SelectsKind(kind.Name) {
 			continue
 		}
 		for _, verb := range workloadVerbs {
-			review := subjectAccessReview(user, verb, res, p.GetNamespace())
+			review := subjectAccessReview(user, verb, kind, p.GetNamespace())
 			if err := a.Client.Create(ctx, review); err != nil {
-				return "", fmt.Errorf("asking the apiserver whether %s may %s %s: %w", describeUser(user), verb, res, err)
+				return "", fmt.Errorf("asking the apiserver whether %s may %s %s: %w", describeUser(user), verb, kind.GroupResource(), err)
 			}
 			if !review.Status.Allowed || review.Status.Denied {
-				missing = append(missing, missingGrant{Verb: verb, Resource: res, Reason: reason(review.Status)})
+				missing = append(missing, missingGrant{Verb: verb, Kind: kind, Reason: reason(review.Status)})
 			}
 		}
 	}
@@ -89,9 +72,9 @@ func SpecUnchanged(oldProfile, newProfile selection.Profile) bool {
 }
 
 // subjectAccessReview asks whether the admission request's user, with all it authenticated as (groups, uid and
-// extra, which impersonation and authorizer webhooks may rely on), may use verb on res in namespace ("" is
+// extra, which impersonation and authorizer webhooks may rely on), may use verb on the kind's resource in namespace ("" is
 // cluster-wide: every namespace).
-func subjectAccessReview(user authenticationv1.UserInfo, verb string, res workloadResource, namespace string) *authorizationv1.SubjectAccessReview {
+func subjectAccessReview(user authenticationv1.UserInfo, verb string, kind workload.Kind, namespace string) *authorizationv1.SubjectAccessReview {
 	var extra map[string]authorizationv1.ExtraValue
 	if len(user.Extra) > 0 {
 		extra = make(map[string]authorizationv1.ExtraValue, len(user.Extra))
@@ -105,7 +88,7 @@ func subjectAccessReview(user authenticationv1.UserInfo, verb string, res worklo
 		UID:    user.UID,
 		Extra:  extra,
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: namespace, Verb: verb, Group: res.Group, Resource: res.Resource,
+			Namespace: namespace, Verb: verb, Group: kind.GVK.Group, Resource: kind.Resource,
 		},
 	}}
 }
@@ -125,14 +108,14 @@ func denial(user authenticationv1.UserInfo, p selection.Profile, missing []missi
 	var what, reasons, resources []string
 	seen := map[string]bool{}
 	for _, m := range missing {
-		what = append(what, m.Verb+" "+m.Resource.String())
+		what = append(what, m.Verb+" "+m.Kind.GroupResource().String())
 		if m.Reason != "" && !seen["reason/"+m.Reason] {
 			seen["reason/"+m.Reason] = true
 			reasons = append(reasons, m.Reason)
 		}
-		if !seen[m.Resource.String()] {
-			seen[m.Resource.String()] = true
-			resources = append(resources, m.Resource.String())
+		if !seen[m.Kind.GroupResource().String()] {
+			seen[m.Kind.GroupResource().String()] = true
+			resources = append(resources, m.Kind.GroupResource().String())
 		}
 	}
 	rules := fmt.Sprintf("verbs update and patch on %s", strings.Join(resources, ", "))

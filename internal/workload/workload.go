@@ -1,20 +1,29 @@
-// Package workload describes the kinds of workload Outrigger injects into, so that reconcilers, indexes and
-// patches are written once for all of them.
+// Package workload is the one registry of the kinds of workload Outrigger injects into. Each entry knows its
+// API group, version, kind and resource, where its pod template lives, how its pods are found and how its
+// rollout is read; everything that lists kinds (reconcilers, indexes, the webhook's authorization check,
+// selection, the CLI) derives the list from All. Adding a kind is one entry here and its rollout reading.
 package workload
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
 
-// Kind is one kind of workload: how to make its objects and where its pod template is.
+// Kind is one kind of workload: how to make its objects, where its pod template is, how to find its pods and
+// how to read its rollout.
 type Kind struct {
-	// Name is the workload kind as profiles name it.
+	// Name is the workload kind as profiles name it (spec.workloadKinds).
 	Name v1alpha1.WorkloadKind
+	// GVK is the API group, version and kind Outrigger reads and writes the workload as.
+	GVK schema.GroupVersionKind
+	// Resource is the API resource of the kind (lower-case plural), as RBAC and the webhook rules name it.
+	Resource string
 	// NewObject and NewList return empty objects of the kind, for the client and the cache.
 	NewObject func() client.Object
 	NewList   func() client.ObjectList
@@ -27,22 +36,56 @@ type Kind struct {
 	// Immutable kinds (Job) cannot change their pod template after creation: they get sidecars at admission
 	// only, and the reconcilers report them but never write them.
 	Immutable bool
+	// PodSelector returns the selector of the workload's own pods; nil for kinds whose pods belong to the
+	// objects they make (see PodsThrough).
+	PodSelector func(client.Object) *metav1.LabelSelector
+	// PodsThrough names the kind of the objects this kind makes and controls, whose pods are this workload's
+	// (a CronJob's pods are those of its Jobs); "" when PodSelector finds them.
+	PodsThrough v1alpha1.WorkloadKind
+	// Rollout reads how far the workload's own controller got in running its current pod template.
+	Rollout func(client.Object) Rollout
+}
+
+// GroupResource is how RBAC and kubectl name the kind's resource: deployments.apps.
+func (k Kind) GroupResource() schema.GroupResource {
+	return schema.GroupResource{Group: k.GVK.Group, Resource: k.Resource}
 }
 
 // Deployment is the apps/v1 Deployment kind.
 var Deployment = Kind{
 	Name:         v1alpha1.KindDeployment,
+	GVK:          appsv1.SchemeGroupVersion.WithKind("Deployment"),
+	Resource:     "deployments",
 	NewObject:    func() client.Object { return &appsv1.Deployment{} },
 	NewList:      func() client.ObjectList { return &appsv1.DeploymentList{} },
 	Items:        func(l client.ObjectList) []client.Object { return objects(l.(*appsv1.DeploymentList).Items) },
 	Template:     func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.Deployment).Spec.Template },
 	TemplatePath: "/spec/template",
+	PodSelector:  func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.Deployment).Spec.Selector },
+	Rollout:      func(o client.Object) Rollout { return deploymentRollout(o.(*appsv1.Deployment)) },
+}
+
+// Job is the batch/v1 Job kind. Its pod template is immutable once created.
+var Job = Kind{
+	Name:         v1alpha1.KindJob,
+	GVK:          batchv1.SchemeGroupVersion.WithKind("Job"),
+	Resource:     "jobs",
+	NewObject:    func() client.Object { return &batchv1.Job{} },
+	NewList:      func() client.ObjectList { return &batchv1.JobList{} },
+	Items:        func(l client.ObjectList) []client.Object { return objects(l.(*batchv1.JobList).Items) },
+	Template:     func(o client.Object) *corev1.PodTemplateSpec { return &o.(*batchv1.Job).Spec.Template },
+	TemplatePath: "/spec/template",
+	Immutable:    true,
+	PodSelector:  func(o client.Object) *metav1.LabelSelector { return o.(*batchv1.Job).Spec.Selector },
+	Rollout:      func(o client.Object) Rollout { return jobRollout(o.(*batchv1.Job)) },
 }
 
 // CronJob is the batch/v1 CronJob kind: its jobTemplate's pod template is injected, so the Jobs it makes next
 // have the sidecars.
 var CronJob = Kind{
 	Name:      v1alpha1.KindCronJob,
+	GVK:       batchv1.SchemeGroupVersion.WithKind("CronJob"),
+	Resource:  "cronjobs",
 	NewObject: func() client.Object { return &batchv1.CronJob{} },
 	NewList:   func() client.ObjectList { return &batchv1.CronJobList{} },
 	Items:     func(l client.ObjectList) []client.Object { return objects(l.(*batchv1.CronJobList).Items) },
@@ -50,26 +93,37 @@ var CronJob = Kind{
 		return &o.(*batchv1.CronJob).Spec.JobTemplate.Spec.Template
 	},
 	TemplatePath: "/spec/jobTemplate/spec/template",
+	PodsThrough:  v1alpha1.KindJob,
+	Rollout:      func(o client.Object) Rollout { return cronJobRollout(o.(*batchv1.CronJob)) },
 }
 
-// Job is the batch/v1 Job kind. Its pod template is immutable once created.
-var Job = Kind{
-	Name:         v1alpha1.KindJob,
-	NewObject:    func() client.Object { return &batchv1.Job{} },
-	NewList:      func() client.ObjectList { return &batchv1.JobList{} },
-	Items:        func(l client.ObjectList) []client.Object { return objects(l.(*batchv1.JobList).Items) },
-	Template:     func(o client.Object) *corev1.PodTemplateSpec { return &o.(*batchv1.Job).Spec.Template },
-	TemplatePath: "/spec/template",
-	Immutable:    true,
-}
+// All are the kinds Outrigger injects into, in the order spec.workloadKinds documents them.
+var All = []Kind{Deployment, Job, CronJob}
 
-// All are the kinds Outrigger injects into.
-var All = []Kind{Deployment, CronJob, Job}
+// Names returns the names of every kind, in the order of All.
+func Names() []v1alpha1.WorkloadKind {
+	out := make([]v1alpha1.WorkloadKind, len(All))
+	for i, k := range All {
+		out[i] = k.Name
+	}
+	return out
+}
 
 // ByName returns the kind of a name, if Outrigger knows it.
 func ByName(name v1alpha1.WorkloadKind) (Kind, bool) {
 	for _, k := range All {
 		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// ByGVK returns the kind Outrigger reads and writes as gvk, if it knows one. Another version of a known kind is
+// not known: Outrigger would not read it the same way.
+func ByGVK(gvk schema.GroupVersionKind) (Kind, bool) {
+	for _, k := range All {
+		if k.GVK == gvk {
 			return k, true
 		}
 	}
