@@ -12,39 +12,43 @@ import (
 	outsel "github.com/outrigger-dev/outrigger/internal/selection"
 )
 
-// whyNot says why a profile does not select a workload, checking what selection.Selects checks, in the same
-// order; "" when it selects it.
+// whyNot says, in words, why a profile does not select a workload: selection.Explain decides, as for the webhook;
+// "" when it selects it. A SidecarProfile in a namespace the webhook never sees selects its workloads, but
+// nothing is injected at their creation: that is said too.
 func (p *predictor) whyNot(pr profile, kind v1alpha1.WorkloadKind, obj client.Object) string {
 	ns := obj.GetNamespace()
-	cluster := pr.GetNamespace() == ""
-	switch {
-	case outsel.OptedOut(obj):
+	nsLabels := p.ns.Labels(ns)
+	reason := outsel.Explain(pr, pr.sel, kind, obj, nsLabels)
+	switch reason {
+	case outsel.Selected:
+		if p.webhookSkips(ns) {
+			return fmt.Sprintf("the admission webhook never sees namespace %s, so nothing is injected at creation; "+
+				"the reconciler injects Deployments and CronJobs there afterwards, Jobs never", ns)
+		}
+		return ""
+	case outsel.WorkloadOptedOut:
 		return fmt.Sprintf("the workload opted out with the label %s=%s", v1alpha1.InjectLabel, v1alpha1.InjectDisabled)
-	case !pr.ProfileSpec().SelectsKind(kind):
+	case outsel.ProfileDeleting:
+		return "the profile is being deleted (metadata.deletionTimestamp is set): it selects nothing"
+	case outsel.KindNotSelected:
 		return fmt.Sprintf("spec.workloadKinds %v does not include %s", pr.ProfileSpec().WorkloadKinds, kind)
-	case !cluster && pr.GetNamespace() != ns:
+	case outsel.OtherNamespace:
 		return fmt.Sprintf("wrong namespace: a SidecarProfile selects only workloads of its own namespace, %s; the workload is in %s",
 			pr.GetNamespace(), ns)
-	case cluster && p.webhookSkips(ns):
+	case outsel.ProtectedNamespace:
 		return fmt.Sprintf("protected namespace: ClusterSidecarProfiles never select kube-system or Outrigger's namespace (%s)",
 			p.opts.OutriggerNamespace)
-	case !cluster && p.webhookSkips(ns):
-		return fmt.Sprintf("the admission webhook never sees namespace %s, so nothing is injected at creation; "+
-			"the reconciler injects Deployments and CronJobs there afterwards, Jobs never", ns)
-	}
-	nsLabels := p.ns.Labels(ns)
-	if cluster && !pr.sel.Namespaces.Matches(labels.Set(nsLabels)) {
+	case outsel.NamespaceNotSelected:
 		msg := "spec.namespaceSelector " + mismatch(pr.sel.Namespaces, nsLabels, "namespace "+ns)
 		if !p.ns.told[ns] {
 			msg += fmt.Sprintf(" (the CLI knows namespace %s only by its name: add its Namespace object to the inputs, "+
 				"or pass --namespace-labels %s=KEY=VALUE)", ns, ns)
 		}
 		return msg
-	}
-	if !pr.sel.Workloads.Matches(labels.Set(obj.GetLabels())) {
+	case outsel.LabelsNotSelected:
 		return "spec.selector " + mismatch(pr.sel.Workloads, obj.GetLabels(), "the workload")
 	}
-	return ""
+	return string(reason)
 }
 
 // mismatch names every requirement of a selector that a label set fails, with the label that is missing or

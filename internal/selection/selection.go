@@ -84,19 +84,10 @@ func OptedOut(workload client.Object) bool {
 }
 
 // Selects reports whether the profile selects the workload, given the labels of the workload's namespace. A
-// workload that opted out is selected by no profile; a profile being deleted selects nothing.
+// workload that opted out is selected by no profile; a profile being deleted selects nothing. Explain says why
+// not.
 func Selects(p Profile, s Selectors, kind v1alpha1.WorkloadKind, workload client.Object, namespaceLabels map[string]string) bool {
-	if OptedOut(workload) || !p.GetDeletionTimestamp().IsZero() || !p.ProfileSpec().SelectsKind(kind) {
-		return false
-	}
-	if s.Namespaces == nil {
-		if p.GetNamespace() != workload.GetNamespace() {
-			return false
-		}
-	} else if protectedNamespaces[workload.GetNamespace()] || !s.Namespaces.Matches(labels.Set(namespaceLabels)) {
-		return false
-	}
-	return s.Workloads.Matches(labels.Set(workload.GetLabels()))
+	return Explain(p, s, kind, workload, namespaceLabels) == Selected
 }
 
 // ForEngine turns a selecting profile into the engine's input. A profile with updatePolicy OnCreate leaves the
