@@ -235,17 +235,17 @@ func (p *predictor) verdicts(kind workload.Kind, obj client.Object, res inject.R
 	for _, r := range res.Profiles {
 		if pr, ok := p.find(r.Ref, obj.GetNamespace()); ok {
 			selected = append(selected, selectedVerdict(pr, r))
-			done[pr.name()] = true
+			done[selection.Name(pr)] = true
 		}
 	}
 	for _, pr := range p.profiles {
-		if done[pr.name()] {
+		if done[selection.Name(pr)] {
 			continue
 		}
 		if reason := p.whyNot(pr, kind.Name, obj); reason != "" {
-			others = append(others, Verdict{Profile: pr.name(), Reason: reason})
+			others = append(others, Verdict{Profile: selection.Name(pr), Reason: reason})
 		} else { // it selects the workload, but the engine did not run (see the report's note)
-			selected = append(selected, Verdict{Profile: pr.name(), Selected: true, Outcome: "NotInjected"})
+			selected = append(selected, Verdict{Profile: selection.Name(pr), Selected: true, Outcome: "NotInjected"})
 		}
 	}
 	sort.SliceStable(others, func(i, j int) bool { return others[i].Profile < others[j].Profile })
@@ -263,7 +263,7 @@ func (p *predictor) find(ref inject.ProfileRef, namespace string) (profile, bool
 }
 
 func selectedVerdict(pr profile, r inject.ProfileResult) Verdict {
-	v := Verdict{Profile: pr.name(), Selected: true, Outcome: string(r.Outcome), Revision: r.Revision}
+	v := Verdict{Profile: selection.Name(pr), Selected: true, Outcome: string(r.Outcome), Revision: r.Revision}
 	for _, s := range pr.ProfileSpec().Sidecars {
 		v.Sidecars = append(v.Sidecars, s.Name)
 	}

@@ -28,14 +28,6 @@ type profile struct {
 	sel selection.Selectors
 }
 
-// name is how a person looks the profile up: "SidecarProfile ns/name" or "ClusterSidecarProfile name".
-func (p profile) name() string {
-	if p.GetNamespace() == "" {
-		return "ClusterSidecarProfile " + p.GetName()
-	}
-	return "SidecarProfile " + p.GetNamespace() + "/" + p.GetName()
-}
-
 // loadProfiles decodes the SidecarProfiles and ClusterSidecarProfiles among docs and runs on them the checks the
 // CRD and Outrigger's validating webhook would. A SidecarProfile without a namespace goes to defaultNS, as
 // kubectl would put it. Other documents are ignored.
@@ -50,12 +42,12 @@ func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[
 		}
 		where := d.Where()
 		if p != nil {
-			where = fmt.Sprintf("%s (%s)", p.name(), d.Where())
+			where = fmt.Sprintf("%s (%s)", selection.Name(p), d.Where())
 			errs = append(errs, validate(p)...)
-			if seen[p.name()] {
+			if seen[selection.Name(p)] {
 				errs = append(errs, "is given twice: keep one")
 			}
-			seen[p.name()] = true
+			seen[selection.Name(p)] = true
 		}
 		for _, e := range errs {
 			problems = append(problems, where+": "+e)
@@ -275,7 +267,7 @@ func collisions(profiles []profile, nsLabels func(string) map[string]string) []s
 			if shared := strings.Join(selection.SharedNames(p, q), " and "); shared != "" {
 				out = append(out, fmt.Sprintf("%s (%s) and %s (%s) can select the same workloads and both declare %s: "+
 					"Outrigger's validating webhook refuses the second one applied; rename it in one of them, or make their "+
-					"selectors (or workloadKinds) disjoint", p.name(), p.doc.Where(), q.name(), q.doc.Where(), shared))
+					"selectors (or workloadKinds) disjoint", selection.Name(p), p.doc.Where(), selection.Name(q), q.doc.Where(), shared))
 			}
 		}
 	}
