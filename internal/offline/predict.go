@@ -12,6 +12,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/mutation"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -68,12 +69,16 @@ type Verdict struct {
 	// Reason says why the profile does not select the workload.
 	Reason string `json:"reason,omitempty"`
 	// Outcome is the engine's, for a selecting profile: Injected, Conflicted (or Kept, Skipped for a manifest
-	// that already carries an injection under updatePolicy OnCreate).
+	// that already carries an injection under updatePolicy OnCreate); or Held (OutcomeHeld).
 	Outcome   string   `json:"outcome,omitempty"`
 	Revision  string   `json:"revision,omitempty"`
 	Sidecars  []string `json:"sidecars,omitempty"`
 	Conflicts []string `json:"conflicts,omitempty"`
 }
+
+// OutcomeHeld is the outcome of a profile the webhook holds back: its sidecars would mount a volume the pod does
+// not have, so the apiserver would refuse the workload (see internal/mutation). Its Conflicts say which mount.
+const OutcomeHeld = "Held"
 
 // Title names the workload in messages.
 func (r *Report) Title() string {
@@ -177,11 +182,11 @@ func (p *predictor) document(d *Document) (Output, *Report, error) {
 	// may have one, and selection.ForEngine would then take it for an existing workload.
 	obj.SetCreationTimestamp(metav1.Time{})
 	rep := &Report{Kind: string(kind.Name), Namespace: obj.GetNamespace(), Name: obj.GetName(), Source: d.Source, Document: d.Index}
-	res := p.inject(kind, obj, rep)
-	if !res.Changed {
+	m := p.inject(kind, obj, rep)
+	if !m.Changed {
 		return out, rep, nil
 	}
-	text, err := rewrite(d, kind, kind.Template(obj), res.Template)
+	text, err := rewrite(d, kind, m.Patch, m.TemplateJSON)
 	if err != nil {
 		return out, rep, fmt.Errorf("%s: %w", d.Where(), err)
 	}
@@ -189,27 +194,28 @@ func (p *predictor) document(d *Document) (Output, *Report, error) {
 	return Output{Doc: d, Text: text, Changed: true}, rep, nil
 }
 
-// inject asks the engine, with the input the webhook would build, and fills the report's verdicts.
-func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) inject.Result {
+// inject decides, as the webhook does (internal/mutation) with the input the webhook would build, and fills the
+// report's verdicts.
+func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) mutation.Mutation {
 	if rep.Note = p.unseen(obj); rep.Note == "" {
-		res, err := p.engine(kind, obj)
+		m, err := p.mutation(kind, obj)
 		if err == nil {
-			rep.Profiles = p.verdicts(kind, obj, res)
-			return res
+			rep.Profiles = p.verdicts(kind, obj, m)
+			return m
 		}
 		// The webhook admits such a workload unchanged, with a warning: so does the CLI.
 		rep.Note = fmt.Sprintf("nothing injected: %v", err)
 	}
-	rep.Profiles = p.verdicts(kind, obj, inject.Result{})
-	return inject.Result{}
+	rep.Profiles = p.verdicts(kind, obj, mutation.Mutation{})
+	return mutation.Mutation{}
 }
 
-func (p *predictor) engine(kind workload.Kind, obj client.Object) (inject.Result, error) {
+func (p *predictor) mutation(kind workload.Kind, obj client.Object) (mutation.Mutation, error) {
 	input, err := p.catalog.EngineInput(context.Background(), kind, obj, false)
 	if err != nil {
-		return inject.Result{}, err
+		return mutation.Mutation{}, err
 	}
-	return inject.Inject(kind.Template(obj), input)
+	return mutation.Compute(kind, obj, input)
 }
 
 // unseen says why the webhook would not be called for the workload at all; "" when it would.
@@ -229,12 +235,12 @@ func (p *predictor) webhookSkips(ns string) bool {
 
 // verdicts answers for every profile: the selecting ones (those the engine was given) first, in placement
 // order, with the engine's outcome; then the others by name, with the reason.
-func (p *predictor) verdicts(kind workload.Kind, obj client.Object, res inject.Result) []Verdict {
+func (p *predictor) verdicts(kind workload.Kind, obj client.Object, m mutation.Mutation) []Verdict {
 	var selected, others []Verdict
 	done := map[string]bool{}
-	for _, r := range res.Profiles {
+	for _, r := range m.Profiles {
 		if pr, ok := p.find(r.Ref, obj.GetNamespace()); ok {
-			selected = append(selected, selectedVerdict(pr, r))
+			selected = append(selected, selectedVerdict(pr, r, m.Held[r.Ref]))
 			done[selection.Name(pr)] = true
 		}
 	}
@@ -262,8 +268,13 @@ func (p *predictor) find(ref inject.ProfileRef, namespace string) (profile, bool
 	return profile{}, false
 }
 
-func selectedVerdict(pr profile, r inject.ProfileResult) Verdict {
+// selectedVerdict is the verdict of a profile the engine was given; held says why the webhook held it back, if
+// it did.
+func selectedVerdict(pr profile, r inject.ProfileResult, held string) Verdict {
 	v := Verdict{Profile: selection.Name(pr), Selected: true, Outcome: string(r.Outcome), Revision: r.Revision}
+	if held != "" {
+		v.Outcome, v.Conflicts = OutcomeHeld, []string{held}
+	}
 	for _, s := range pr.ProfileSpec().Sidecars {
 		v.Sidecars = append(v.Sidecars, s.Name)
 	}

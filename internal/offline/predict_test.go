@@ -397,3 +397,22 @@ func TestPredict_WarnsAboutProfilesAmongTheManifestsThatAreNotGiven(t *testing.T
 		t.Errorf("warnings = %v", res.Warnings)
 	}
 }
+
+// The webhook holds back a profile whose sidecar mounts a volume that neither the profile nor the workload
+// declares (the apiserver would refuse the pod template); so does the CLI, and it says which mount, as a
+// conflict: the profile selects the workload but is not injected.
+func TestPredict_HoldsBackAProfileWhoseSidecarMountsAnUndeclaredVolume(t *testing.T) {
+	bad := sidecarProfile("SidecarProfile", "shipper", "", "selector: {}") + "    volumeMounts: [{name: logs, mountPath: /logs}]\n"
+	res := mustPredict(t, deployment("web", "", "app: web"), bad+"---\n"+sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"))
+	var d appsv1.Deployment
+	if err := sigsyaml.Unmarshal(res.Documents[0].Text, &d); err != nil {
+		t.Fatal(err)
+	}
+	if ic := d.Spec.Template.Spec.InitContainers; len(ic) != 1 || ic[0].Name != "proxy" {
+		t.Errorf("init containers = %+v, want only the proxy", ic)
+	}
+	conflicts := strings.Join(res.Workloads[0].Conflicts(), "\n")
+	if !strings.Contains(conflicts, `SidecarProfile default/shipper not injected: sidecar "shipper" (spec.sidecars[0].volumeMounts[0].name) mounts volume "logs"`) {
+		t.Errorf("conflicts = %s", conflicts)
+	}
+}

@@ -9,30 +9,27 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
-	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/internal/jsonpatch"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// rewrite returns the document's text with the pod template the engine produced, changing as little as it can.
+// rewrite returns the document's text with the pod template the webhook would give it, changing as little as it
+// can.
 //
-// It computes the webhook's own JSON patch (the diff of the typed templates, keyed by name, placed under the
-// template's path) and applies it to the document's YAML node tree, so every node the patch does not touch keeps
-// its comments and style. Then, in order of preference, it:
+// It applies the webhook's own JSON patch (internal/mutation: the diff of the typed templates, keyed by name,
+// under the template's path) to the document's YAML node tree, so every node the patch does not touch keeps its
+// comments and style. Then, in order of preference, it:
 //  1. re-encodes only the pod template and splices it into the original text: everything outside the template
 //     stays byte for byte;
 //  2. re-encodes the whole edited document (a flow-style or JSON document);
 //  3. re-encodes the document from its JSON, without comments (a last resort, for anchors or merge keys the
 //     patch runs into).
 //
-// Each candidate is accepted only if it reads back to the engine's template and to the same object outside it.
-func rewrite(d *Document, kind workload.Kind, before, after *corev1.PodTemplateSpec) ([]byte, error) {
-	ops, want, err := templatePatch(kind.TemplatePath, before, after)
-	if err != nil {
-		return nil, err
-	}
+// Each candidate is accepted only if it reads back to the injected template (want, as JSON) and to the same
+// object outside it.
+func rewrite(d *Document, kind workload.Kind, ops []jsonpatch.Operation, want []byte) ([]byte, error) {
 	lib, err := newLibrary(want)
 	if err != nil {
 		return nil, err
@@ -45,24 +42,6 @@ func rewrite(d *Document, kind workload.Kind, before, after *corev1.PodTemplateS
 		}
 	}
 	return nil, errors.New("cannot write the injected pod template into this document (please report it, with the document)")
-}
-
-// templatePatch is the webhook's patch: the diff of the typed templates, under the template's path. It also
-// returns the injected template as JSON.
-func templatePatch(path string, before, after *corev1.PodTemplateSpec) ([]jsonpatch.Operation, []byte, error) {
-	a, err := json.Marshal(before)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := json.Marshal(after)
-	if err != nil {
-		return nil, nil, err
-	}
-	ops, err := jsonpatch.Diff(a, b)
-	if err != nil {
-		return nil, nil, err
-	}
-	return jsonpatch.Prefix(ops, path), b, nil
 }
 
 // splice edits the document's tree and replaces only the lines of the pod template with the edited template.

@@ -6,20 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	jsonpatchv4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
-	"github.com/outrigger-dev/outrigger/internal/inject"
-	"github.com/outrigger-dev/outrigger/internal/jsonpatch"
+	"github.com/outrigger-dev/outrigger/internal/mutation"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
@@ -30,8 +27,9 @@ type Injector struct {
 	Catalog catalog.Catalog
 }
 
-// Handle answers with a JSON patch of the paths the engine changed, computed so that it applies to the raw
-// object: a field our k8s.io/api does not know survives.
+// Handle answers with the JSON patch internal/mutation computes (the CLI applies the same one to manifests): the
+// paths the engine changed, computed so that it applies to the raw object, where a field our k8s.io/api does not
+// know survives.
 func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.Response {
 	kind, ok := workload.ByName(v1alpha1.WorkloadKind(req.Kind.Kind))
 	if !ok || (kind.Immutable && req.Operation != admissionv1.Create) {
@@ -48,16 +46,14 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 	if err != nil {
 		return allowedWithWarning(ctx, "cannot list the profiles for %s %s: %v; the reconciler injects it later", kind.Name, obj.GetName(), err)
 	}
-	before := kind.Template(obj)
-	res, held, err := injectMountable(before, profiles)
+	m, err := mutation.Compute(kind, obj, profiles)
 	if err != nil {
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
 	}
-	warnings := append(conflictWarnings(res), held...)
-	if !res.Changed {
-		return admission.Allowed("").WithWarnings(warnings...)
+	if !m.Changed {
+		return admission.Allowed("").WithWarnings(m.Warnings...)
 	}
-	patch, err := templatePatch(kind.TemplatePath, before, res.Template)
+	patch, err := json.Marshal(m.Patch)
 	if err != nil {
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
 	}
@@ -65,104 +61,7 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 		return allowedWithWarning(ctx, "%s %s: no sidecars injected: the pod template at %s is missing or not an object (%v)",
 			kind.Name, obj.GetName(), kind.TemplatePath, err)
 	}
-	return patchResponse(patch).WithWarnings(warnings...)
-}
-
-// injectMountable injects the profiles, but holds back (as KeepOnly: what an earlier revision added stays, nothing
-// new is added) every profile whose sidecars would mount a volume that the pod does not have: the apiserver
-// refuses such a template, so injecting it would block the workload's creation, which this webhook never does.
-// The CRD cannot refuse these profiles itself: a CEL rule over every sidecar's volumeMounts exceeds the
-// apiserver's cost budget, since corev1.Container does not bound them. It returns a warning per profile held.
-func injectMountable(tmpl *corev1.PodTemplateSpec, profiles []inject.Profile) (inject.Result, []string, error) {
-	profiles = slices.Clone(profiles)
-	var warnings []string
-	for {
-		res, err := inject.Inject(tmpl, profiles)
-		if err != nil {
-			return res, nil, err
-		}
-		missing, err := missingVolumes(res.Template, profiles)
-		if err != nil {
-			return res, nil, err
-		}
-		held := false
-		for i, p := range profiles {
-			if msg, ok := missing[p.Ref]; ok && !p.KeepOnly {
-				profiles[i].KeepOnly, held = true, true
-				warnings = append(warnings, fmt.Sprintf("Outrigger did not inject %s: %s", p.Ref, msg))
-			}
-		}
-		if !held { // each round holds one more profile back, so this ends
-			return res, warnings, nil
-		}
-	}
-}
-
-// missingVolumes names, per profile, the first mount of one of its injected sidecars whose volume the template
-// does not declare, as a message naming the profile's field and the fix.
-func missingVolumes(tmpl *corev1.PodTemplateSpec, profiles []inject.Profile) (map[inject.ProfileRef]string, error) {
-	rec, err := inject.ReadRecord(tmpl)
-	if err != nil {
-		return nil, err
-	}
-	declared := map[string]bool{}
-	for _, v := range tmpl.Spec.Volumes {
-		declared[v.Name] = true
-	}
-	out := map[inject.ProfileRef]string{}
-	for _, e := range rec.Profiles {
-		for _, name := range e.InitContainers {
-			i := slices.IndexFunc(tmpl.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == name })
-			if i < 0 {
-				continue
-			}
-			for _, m := range tmpl.Spec.InitContainers[i].VolumeMounts {
-				if !declared[m.Name] {
-					out[e.ProfileRef] = fmt.Sprintf("%s mounts volume %q, which neither the profile's spec.volumes nor the "+
-						"workload declares, so the pod would be invalid: add the volume to spec.volumes, or fix the name",
-						mountField(profiles, e.ProfileRef, name, m.MountPath), m.Name)
-					break
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
-// mountField is the profile field of a sidecar's mount, spec.sidecars[i].volumeMounts[j].name, or the sidecar's
-// name when the profile no longer has it (a revision kept from before).
-func mountField(profiles []inject.Profile, ref inject.ProfileRef, sidecar, mountPath string) string {
-	p := slices.IndexFunc(profiles, func(p inject.Profile) bool { return p.Ref == ref })
-	if p >= 0 {
-		for i, s := range profiles[p].Spec.Sidecars {
-			if s.Name != sidecar {
-				continue
-			}
-			for j, m := range s.VolumeMounts {
-				if m.MountPath == mountPath {
-					return fmt.Sprintf("sidecar %q (spec.sidecars[%d].volumeMounts[%d].name)", sidecar, i, j)
-				}
-			}
-		}
-	}
-	return fmt.Sprintf("sidecar %q", sidecar)
-}
-
-// templatePatch diffs the typed templates and places the operations under the template's path in the object.
-func templatePatch(path string, before, after *corev1.PodTemplateSpec) ([]byte, error) {
-	a, err := json.Marshal(before)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(after)
-	if err != nil {
-		return nil, err
-	}
-	ops, err := jsonpatch.Diff(a, b)
-	if err != nil {
-		return nil, fmt.Errorf("computing the patch: %w", err)
-	}
-	return json.Marshal(jsonpatch.Prefix(ops, path))
+	return patchResponse(patch).WithWarnings(m.Warnings...)
 }
 
 // appliesTo checks that the patch applies to the raw object. A template whose metadata and spec are objects
@@ -220,17 +119,6 @@ func patchResponse(patch []byte) admission.Response {
 		Allowed: true, Patch: patch, PatchType: &pt,
 		Result: &metav1.Status{Code: http.StatusOK},
 	}}
-}
-
-// conflictWarnings tells the person creating the workload which profiles were not injected, and why.
-func conflictWarnings(res inject.Result) []string {
-	var out []string
-	for _, p := range res.Profiles {
-		for _, c := range p.Conflicts {
-			out = append(out, fmt.Sprintf("Outrigger did not inject %s: %s", p.Ref, c.Message()))
-		}
-	}
-	return out
 }
 
 // allowedWithWarning admits the object unchanged: a webhook that cannot inject must never block a deploy.
