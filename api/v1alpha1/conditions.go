@@ -38,8 +38,17 @@ const (
 	// ReasonNotInjected (per workload): the workload existed before the profile and updatePolicy is OnCreate, so
 	// it gets the sidecars only when recreated.
 	ReasonNotInjected = "NotInjected"
-	// ReasonWriteFailed (per workload): the apiserver refused Outrigger's patch; the message gives its answer.
+	// ReasonWriteFailed (Stalled=True; and per workload): the apiserver refused Outrigger's patch; the message
+	// gives its answer.
 	ReasonWriteFailed = "WriteFailed"
+	// ReasonReadFailed (Stalled=True; and per workload): Outrigger could not read what it needs to inject the
+	// workload (the profiles in its scope, its namespace); the message gives the error. It clears by itself once
+	// the read succeeds.
+	ReasonReadFailed = "ReadFailed"
+	// ReasonInvalidRecord (Stalled=True; and per workload): the workload's injection annotation
+	// (InjectionAnnotation) cannot be read, so Outrigger cannot tell what it added; restore the annotation from
+	// Git or remove the sidecars and the annotation by hand.
+	ReasonInvalidRecord = "InvalidRecord"
 	// ReasonRollingOut (Reconciling=True, Ready=False): the workloads carry the current revision and their own
 	// rollouts are under way.
 	ReasonRollingOut = "RollingOut"

@@ -13,8 +13,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
+	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/manager"
 )
 
@@ -57,7 +57,7 @@ func main() {
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the apiserver.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 as well (off: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address to serve Go's pprof profiles on, e.g. 127.0.0.1:6060; 0 disables it.")
-	flag.IntVar(&o.workloadWorkers, "workload-workers", controllers.DefaultWorkloadWorkers, "How many workloads of each kind are reconciled at once.")
+	flag.IntVar(&o.workloadWorkers, "workload-workers", controller.DefaultWorkloadWorkers, "How many workloads of each kind are reconciled at once.")
 	flag.BoolVar(&o.normalEvents, "normal-events", false, "Record a Normal event on the workload and the profile for every write (Injected, Updated, Removed, Repaired); "+
 		"off, only Warnings (conflicts, refused writes). Each event is one more apiserver write: with thousands of workloads, off is faster.")
 	bindWebhookFlags(&o.webhook)

@@ -16,14 +16,15 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/controllers"
 	"github.com/outrigger-dev/outrigger/internal/certs"
+	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 	"github.com/outrigger-dev/outrigger/internal/selection"
@@ -42,9 +43,12 @@ type Options struct {
 	PprofAddr string
 	// WorkloadWorkers is how many workloads of each kind are reconciled at once.
 	WorkloadWorkers int
-	// NormalEvents records every write as a Normal event (controllers.Options.NormalEvents).
+	// NormalEvents records every write as a Normal event (controller.Options.NormalEvents).
 	NormalEvents bool
-	Webhook      WebhookOptions
+	// SkipControllerNameValidation lets a second manager in the same process register the same controller
+	// names: only a test that restarts the manager in its own process needs it.
+	SkipControllerNameValidation bool
+	Webhook                      WebhookOptions
 }
 
 // WebhookOptions configure the admission webhooks and their serving certificate.
@@ -99,6 +103,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.Certs.CertDir, TLSOpts: webhookTLSOpts,
 		}),
+		Controller: config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
 	})
 	if err != nil {
 		return nil, err
@@ -106,8 +111,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// The manager's own namespace is out of reach of ClusterSidecarProfiles.
 	selection.ProtectNamespace(o.Webhook.Certs.Namespace)
 	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
-	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		NativeSidecarsUnsupported: controllers.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
+	if err := controller.Setup(ctx, mgr, controller.Options{
+		NativeSidecarsUnsupported: controller.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
 		NormalEvents: o.NormalEvents,
 	}); err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 )
 
@@ -87,7 +87,7 @@ func managerHeap(b *testing.B, cfg *rest.Config, byObject map[client.Object]cach
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(b.Context())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	done := make(chan struct{})

@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 )
@@ -123,7 +123,7 @@ func (s *scale) must(err error) {
 
 func (s *scale) run() result {
 	ctx := context.Background()
-	r := result{N: s.n, Workers: controllers.DefaultWorkloadWorkers}
+	r := result{N: s.n, Workers: controller.DefaultWorkloadWorkers}
 	s.start()
 	defer s.stopAll()
 	s.must(s.createNamespaces(ctx))
@@ -247,9 +247,9 @@ func (s *scale) createNamespaces(ctx context.Context) error {
 func (s *scale) timeBare(ctx context.Context, bare bareClient, tr *tracker, add bool, rev string) time.Duration {
 	ds, err := bare.list(ctx)
 	s.must(err)
-	s.logf("bare client: patching %d Deployments with %d workers (add=%v)", len(ds), controllers.DefaultWorkloadWorkers, add)
+	s.logf("bare client: patching %d Deployments with %d workers (add=%v)", len(ds), controller.DefaultWorkloadWorkers, add)
 	start := time.Now()
-	s.must(bare.run(ctx, ds, controllers.DefaultWorkloadWorkers, add))
+	s.must(bare.run(ctx, ds, controller.DefaultWorkloadWorkers, add))
 	end, err := tr.waitFor(ctx, setBare, rev, s.n, waitTimeout)
 	s.must(err)
 	return end.Sub(start)

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 )
@@ -191,9 +191,9 @@ func runCrashPhase(t *testing.T, ctx context.Context, m *model, tr *tracker, mgr
 	if r.writes["200"] > float64(r.verified.written) {
 		t.Errorf("%v successful Deployment patches for %d Deployments changed: some wrote nothing new", r.writes["200"], r.verified.written)
 	}
-	if limit := float64(needed + len(ph.kills)*controllers.DefaultWorkloadWorkers); r.writes.total() > limit {
+	if limit := float64(needed + len(ph.kills)*controller.DefaultWorkloadWorkers); r.writes.total() > limit {
 		t.Errorf("%v Deployment patches (%v), more than the %d needed plus %d workers in flight at each of %d kills",
-			r.writes.total(), r.writes, needed, controllers.DefaultWorkloadWorkers, len(ph.kills))
+			r.writes.total(), r.writes, needed, controller.DefaultWorkloadWorkers, len(ph.kills))
 	}
 	checkProfiles(t, ctx, m, ps)
 	r.duration = time.Since(start)

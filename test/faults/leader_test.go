@@ -16,7 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/outrigger-dev/outrigger/controllers"
+	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 )
 
@@ -124,9 +124,9 @@ func TestLeaderFailover(t *testing.T) {
 	if updateWrites["200"] > float64(updated.written) {
 		t.Errorf("%v successful Deployment patches for %d Deployments changed: some wrote nothing new", updateWrites["200"], updated.written)
 	}
-	if limit := float64(needed + controllers.DefaultWorkloadWorkers); updateWrites.total() > limit {
+	if limit := float64(needed + controller.DefaultWorkloadWorkers); updateWrites.total() > limit {
 		t.Errorf("%v Deployment patches (%v), more than the %d needed plus %d workers in flight at the kill",
-			updateWrites.total(), updateWrites, needed, controllers.DefaultWorkloadWorkers)
+			updateWrites.total(), updateWrites, needed, controller.DefaultWorkloadWorkers)
 	}
 	t.Logf("injection by the leader: %d Deployments changed, patches %v; follower: no write, no reconcile", injected.written, injectWrites)
 	t.Logf("update: leader killed when the tracker saw %d of %d written; replica-b led %s after the kill (%d written by then); all converged %s after the kill; patches %v",

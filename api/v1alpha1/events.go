@@ -1,0 +1,29 @@
+package v1alpha1
+
+// Reasons of the events Outrigger records on workloads and on the profiles concerned. Warnings are always
+// recorded; Normal events (a write) only with the manager's --normal-events.
+const (
+	// EventInjected (Normal): a workload got a profile's sidecars.
+	EventInjected = "Injected"
+	// EventUpdated (Normal): a workload's sidecars moved to the profile's current revision.
+	EventUpdated = "Updated"
+	// EventRemoved (Normal): a profile's sidecars were removed (the profile was deleted or stopped selecting the
+	// workload, or the workload opted out).
+	EventRemoved = "Removed"
+	// EventRepaired (Normal): a hand edit of Outrigger's containers, volumes or mounts was undone.
+	EventRepaired = "Repaired"
+	// EventConflict (Warning): a profile's sidecar, volume or mount path has the name of one the workload already
+	// has; the workload's own is kept.
+	EventConflict = ReasonConflict
+	// EventReadFailed (Warning): the profiles or the namespace a workload needs could not be read.
+	EventReadFailed = ReasonReadFailed
+	// EventInvalidRecord (Warning): the workload's injection annotation cannot be read.
+	EventInvalidRecord = ReasonInvalidRecord
+	// EventInjectionFailed (Warning): the apiserver refused Outrigger's patch of the workload; the status reason
+	// is ReasonWriteFailed.
+	EventInjectionFailed = "InjectionFailed"
+)
+
+// FieldManager is the field manager of every write Outrigger makes. GitOps tools do not take it over (it is
+// not kubectl* or kustomize-controller*), so the fields it adds stay when they re-apply their manifests.
+const FieldManager = "outrigger"

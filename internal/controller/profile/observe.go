@@ -1,0 +1,124 @@
+package profile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/controller/failure"
+	"github.com/outrigger-dev/outrigger/internal/controller/index"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/status"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+
+// observe gathers, for every workload the profile selects or is recorded on, what it carries and what the engine
+// would do with it.
+func (r *Reconciler) observe(ctx context.Context, p selection.Profile) (status.Input, error) {
+	in := status.Input{
+		Generation: p.GetGeneration(),
+		Revision:   inject.Revision(p.ProfileSpec()),
+		Deleting:   !p.GetDeletionTimestamp().IsZero(),
+		Now:        r.Now(),
+
+		NativeSidecarsUnsupported: r.NativeSidecarsUnsupported,
+	}
+	sel, specErr := selection.Parse(p)
+	in.SpecError = specErr
+	ref := selection.Ref(p)
+	for _, kind := range r.Kinds {
+		objs, err := index.WorkloadsOf(ctx, r.Client, kind, p)
+		if err != nil {
+			return in, fmt.Errorf("listing %ss: %w", kind.Name, err)
+		}
+		for _, obj := range objs {
+			w, err := r.observeWorkload(ctx, kind, obj, observed{p, sel, specErr, ref, in.Revision})
+			if err != nil {
+				return in, err
+			}
+			in.Workloads = append(in.Workloads, w)
+		}
+	}
+	return in, nil
+}
+
+// observed is the profile whose status is being computed, with what is derived from it once for all workloads.
+type observed struct {
+	p        selection.Profile
+	sel      selection.Selectors
+	specErr  error
+	ref      inject.ProfileRef
+	revision string
+}
+
+func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, obj client.Object, o observed) (status.WorkloadObservation, error) {
+	p, sel, specErr, ref := o.p, o.sel, o.specErr, o.ref
+	w := status.WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName(), Immutable: kind.Immutable}
+	w.Failure = r.Failures.Get(failure.ID{Kind: kind.Name, NamespacedName: client.ObjectKeyFromObject(obj)})
+	tmpl := kind.Template(obj)
+	rec, err := inject.ReadRecord(tmpl)
+	if err != nil {
+		w.Selected, w.Failure = true, status.Failure{Reason: v1alpha1.ReasonInvalidRecord, Message: err.Error()}
+		return w, nil
+	}
+	if e, ok := rec.Entry(ref); ok {
+		w.LiveRevision = e.Hash
+	}
+	if specErr == nil {
+		var nsLabels map[string]string
+		if nsLabels, err = r.Catalog.NamespaceLabels(ctx, obj.GetNamespace()); err != nil {
+			return w, err
+		}
+		w.Selected = selection.Selects(p, sel, kind.Name, obj, nsLabels)
+	}
+	if !w.Selected {
+		return w, nil
+	}
+	if w.LiveRevision != "" {
+		w.Rollout = kind.Rollout(obj)
+		if w.Sidecars, err = sidecarsOf(ctx, r.Client, kind, obj, ref); err != nil {
+			return w, err
+		}
+	}
+	if w.LiveRevision == o.revision {
+		// The workload carries the current revision, so its sidecars claimed their names before anyone else's:
+		// the engine can only answer Injected. Skipping it keeps a status computation over thousands of converged
+		// workloads cheap.
+		w.Outcome = inject.Injected
+		return w, nil
+	}
+	input, err := r.Catalog.EngineInput(ctx, kind, obj, kind.Immutable)
+	if err != nil {
+		return w, err
+	}
+	res, err := inject.Inject(tmpl, input)
+	if err != nil {
+		w.Failure = status.Failure{Reason: v1alpha1.ReasonInvalidRecord, Message: err.Error()}
+		return w, nil
+	}
+	if pr, ok := res.Profile(ref); ok {
+		w.Outcome, w.Conflicts = pr.Outcome, pr.Conflicts
+	}
+	return w, nil
+}
+
+// sidecarsOf observes the profile's sidecars in a workload's running pods, from the pod cache (only pods that
+// carry Outrigger's label, trimmed). Pods are found as the workload's controller finds them (index.PodsOf).
+func sidecarsOf(ctx context.Context, c client.Reader, kind workload.Kind, obj client.Object, ref inject.ProfileRef) ([]status.SidecarObservation, error) {
+	pods, err := index.PodsOf(ctx, c, kind, obj)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	var out []status.SidecarObservation
+	for i := range pods {
+		out = append(out, status.SidecarsIn(&pods[i], ref)...)
+	}
+	return out, nil
+}

@@ -1,0 +1,206 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/certs"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/internal/manager"
+)
+
+// The suite runs Outrigger's manager, built by internal/manager exactly as cmd/manager builds it, in the test
+// process against a real kube-apiserver and etcd started by internal/controlplane (binaries built from Go
+// modules into bin/k8s/<version>; `make test` builds them first). Missing binaries fail the suite: it never
+// skips.
+var (
+	testEnv   *controlplane.Env
+	cfg       *rest.Config
+	k8s       client.Client // reads straight from the apiserver, not from a cache
+	scheme    = runtime.NewScheme()
+	writes    = &writeCounter{counts: map[string]int{}, conflicts: map[string]int{}}
+	managerMu sync.Mutex
+	stopMgr   context.CancelFunc
+	mgrDone   chan struct{}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	root, err := controlplane.Root()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	logger := zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel()))
+	if testEnv, err = controlplane.Start(root, controlplane.Options{CRDs: true, Webhooks: true, Logger: logger}); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\nBuild the binaries with `make envtest-binaries` (make test does it for you).\n", err)
+		return 1
+	}
+	defer func() { _ = testEnv.Stop() }()
+	cfg = testEnv.Config
+	if k8s, err = testEnv.Client(scheme); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	if err := startManager(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: manager:", err)
+		return 1
+	}
+	defer stopManager()
+	rollouts, stopRollouts := context.WithCancel(context.Background())
+	defer stopRollouts()
+	go finishRollouts(rollouts)
+	return m.Run()
+}
+
+// assetsDir is where the apiserver, etcd and kubectl binaries are.
+func assetsDir() string { return testEnv.Assets }
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return -1
+	}
+	return 2 // errors only: keep `go test` output readable
+}
+
+// startManager runs Outrigger's manager in the test process, built by internal/manager as cmd/manager builds it
+// (its cache, request metrics, webhooks), with a transport that counts its writes to workloads. Two settings
+// differ from cmd/manager's defaults, on purpose: Normal events are on (--normal-events), because tests read
+// them to see what a write did, and the webhook serves envtest's certificate (--webhook-cert-mode=external).
+func startManager() error {
+	managerMu.Lock()
+	defer managerMu.Unlock()
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.WrapTransport = writes.wrap
+	host, port, certDir := testEnv.WebhookServing()
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr, err := manager.New(ctx, mcfg, manager.Options{
+		MetricsAddr: "0", ProbeAddr: "0", NormalEvents: true,
+		// A restarted manager registers the same controller names again in this process.
+		SkipControllerNameValidation: true,
+		Webhook:                      manager.WebhookOptions{Enabled: true, Host: host, Port: port, Certs: certs.Options{CertDir: certDir}},
+	})
+	if err != nil {
+		cancel()
+		return err
+	}
+	stopMgr, mgrDone = cancel, make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped with error:", err)
+		}
+	}(mgrDone)
+	return waitForWebhookServer(host, port)
+}
+
+// waitForWebhookServer returns once the webhook server accepts TLS connections, so that no test creates a
+// workload the apiserver would admit without asking it.
+func waitForWebhookServer(host string, port int) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a liveness probe
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook server at %s not serving: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func stopManager() {
+	managerMu.Lock()
+	defer managerMu.Unlock()
+	stopMgr()
+	<-mgrDone
+}
+
+// writeCounter counts the manager's successful writes to workloads, per namespace. A write refused for a stale
+// resourceVersion changes nothing and is not counted as a write, but as a conflict.
+type writeCounter struct {
+	mu        sync.Mutex
+	counts    map[string]int
+	conflicts map[string]int
+}
+
+var workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(deployments|cronjobs|jobs)(/|$)`)
+
+func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if req.Method != http.MethodGet && err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusConflict) {
+			if m := workloadPath.FindStringSubmatch(req.URL.Path); m != nil {
+				w.mu.Lock()
+				if resp.StatusCode == http.StatusConflict {
+					w.conflicts[m[1]]++
+				} else {
+					w.counts[m[1]]++
+				}
+				w.mu.Unlock()
+			}
+		}
+		return resp, err
+	})
+}
+
+// In returns how many writes the manager made to workloads in a namespace.
+func (w *writeCounter) In(namespace string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts[namespace]
+}
+
+// ConflictsIn returns how many of the manager's writes to workloads in a namespace the apiserver refused with 409
+// Conflict (a stale resourceVersion).
+func (w *writeCounter) ConflictsIn(namespace string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.conflicts[namespace]
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// newNamespace creates a namespace of its own for one test, with labels.
+func newNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-", Labels: labels}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
+const (
+	timeout  = 20 * time.Second
+	interval = 50 * time.Millisecond
+)
