@@ -63,7 +63,7 @@ func run(ctx context.Context, exitEarly bool) (err error) {
 	fmt.Println("==> Starting a local control plane (kube-apiserver and etcd) with Outrigger's CRDs")
 	// The webhook configurations as shipped; envtest points them at a local port with its own serving
 	// certificate, which the manager is given.
-	env, err := controlplane.Start(".")
+	env, err := controlplane.Start(".", controlplane.Options{CRDs: true, Webhooks: true})
 	if err != nil {
 		return err
 	}

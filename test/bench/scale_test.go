@@ -175,7 +175,7 @@ func (s *scale) run() result {
 // start starts the control plane and the manager.
 func (s *scale) start() {
 	s.logf("starting kube-apiserver and etcd")
-	env, err := controlplane.Start(s.root)
+	env, err := controlplane.Start(s.root, controlplane.Options{CRDs: true, Webhooks: true})
 	s.must(err)
 	s.env = env
 	s.kubeconfig = filepath.Join(s.out, "kubeconfig")

@@ -81,7 +81,7 @@ func startCluster(dir string) (*cluster, error) {
 	if err := controlplane.BuildManager(root, c.binary); err != nil {
 		return nil, err
 	}
-	if c.env, err = controlplane.Start(root); err != nil {
+	if c.env, err = controlplane.Start(root, controlplane.Options{CRDs: true, Webhooks: true}); err != nil {
 		return nil, err
 	}
 	if err := c.env.WriteAdminKubeconfig("faults-manager", c.kubeconfig); err != nil {
