@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -31,9 +30,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/manager"
 )
 
@@ -397,7 +396,6 @@ func TestRBAC_Aggregation(t *testing.T) {
 // webhooks are not served (the envtest apiserver cannot reach them at the Service address config/default
 // names); their one extra grant, SubjectAccessReviews, is checked as the ServiceAccount.
 func TestRBAC_ManagerRunsWithItsOwnRBAC(t *testing.T) {
-	log.SetLogger(logr.Discard()) // a missing grant shows as the manager not doing its work, below
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	installRBAC(t)
@@ -420,17 +418,14 @@ func TestRBAC_ManagerRunsWithItsOwnRBAC(t *testing.T) {
 		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "default", Verb: "patch", Group: "apps", Resource: "deployments"}}}
 	eventually(t, "the ServiceAccount may create SubjectAccessReviews", func() error { return asSA.Create(ctx, review.DeepCopy()) })
 
-	mgr, err := manager.New(ctx, sa, manager.Options{MetricsAddr: "0", ProbeAddr: "0",
+	mgr, err := controlplane.StartInProcessManager(ctx, env, sa, manager.Options{ProbeAddr: "0",
 		LeaderElect: true, LeaderElectionNamespace: namespace})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the manager stopped with: %v", err)
+		if err := mgr.Stop(); err != nil {
+			t.Error(err)
 		}
 	}()
 

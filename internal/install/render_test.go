@@ -34,9 +34,10 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
 )
 
 const (
@@ -56,10 +57,10 @@ var externalKinds = map[schema.GroupKind]bool{
 }
 
 var (
-	testEnv *envtest.Environment
-	cfg     *rest.Config
-	k8s     client.Client
-	mapper  meta.RESTMapper
+	env    *controlplane.Env
+	cfg    *rest.Config
+	k8s    client.Client
+	mapper meta.RESTMapper
 	// warnings the apiserver sent back (unknown or duplicate fields, deprecated APIs): a rendering must cause none.
 	warnings = &warningCollector{}
 )
@@ -69,24 +70,19 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join(repoRoot, "bin", "k8s", "v1.37.1")
-	}
-	testEnv = &envtest.Environment{BinaryAssetsDirectory: assets}
+	// A bare apiserver, as a cluster before Outrigger is installed: the renderings bring the CRDs.
 	var err error
-	cfg, err = testEnv.Start()
+	env, err = controlplane.Start(repoRoot, controlplane.Options{})
 	if err != nil {
-		_ = testEnv.Stop()
-		fmt.Fprintf(os.Stderr, "cannot start the envtest control plane from %s: %v\n"+
-			"Build the binaries with `make envtest-binaries` (make test does it for you).\n", assets, err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1 // fail, never skip
 	}
 	defer func() {
-		if err := testEnv.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the envtest control plane: %v\n", err)
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
+	cfg = rest.CopyConfig(env.Config)
 	cfg.WarningHandler = warnings
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
