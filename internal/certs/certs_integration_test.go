@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,14 +44,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/certs"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/manager"
 )
 
@@ -75,7 +75,7 @@ func TestSelfManagedCertificatesOnABareCluster(t *testing.T) {
 	g.SetDefaultEventuallyTimeout(timeout)
 	g.SetDefaultEventuallyPollingInterval(interval)
 	logs := captureLogs(t)
-	sm := startSelfManaged(t, g)
+	sm := startSelfManaged(t, g, logs)
 	k8s, certDir, webhookPort, firstCA := sm.k8s, sm.certDir, sm.webhookPort, sm.ca
 	ctx := t.Context()
 	t.Logf("self-managed certificates in place, manager ready, after %s", time.Since(logs.start).Round(time.Millisecond))
@@ -272,30 +272,19 @@ func parseCertificate(g *gomega.WithT, data []byte) *x509.Certificate {
 }
 
 // startControlPlane starts kube-apiserver and etcd with Outrigger's CRDs, and nothing else: no webhook
-// certificates, no webhook configurations. Missing binaries fail the test; it never skips.
-func startControlPlane(t *testing.T) (*rest.Config, string) {
+// certificates, no webhook configurations. Missing binaries fail the test; it never skips. Its logs go to logs.
+func startControlPlane(t *testing.T, logs logr.Logger) *controlplane.Env {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin", "k8s", "v1.37.1")
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err := env.Start()
+	env, err := controlplane.Start(filepath.Join("..", ".."), controlplane.Options{CRDs: true, Logger: logs})
 	if err != nil {
-		_ = env.Stop() // Start may fail after starting etcd and the apiserver
-		t.Fatalf("cannot start the envtest control plane from %s: %v\n"+
-			"Build the binaries with `make envtest-binaries` (make test does it for you).", assets, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the envtest control plane: %v", err)
+			t.Error(err)
 		}
 	})
-	return cfg, assets
+	return env
 }
 
 // installation is what the test learnt from config/default about the manager's Deployment.
@@ -308,9 +297,8 @@ type installation struct {
 // them from the same files) and the manager's Deployment, and with each webhook's clientConfig pointed at
 // baseURL + its path. It checks that the webhook configurations get the names the manager is given, and no
 // caBundle.
-func installConfigDefault(t *testing.T, k8s client.Client, assets, baseURL string) installation {
+func installConfigDefault(t *testing.T, k8s client.Client, kubectl, baseURL string) installation {
 	t.Helper()
-	kubectl := filepath.Join(assets, "kubectl")
 	out, err := exec.Command(kubectl, "kustomize", filepath.Join("..", "..", "config", "default")).Output()
 	if err != nil {
 		var exitErr *exec.ExitError
@@ -452,29 +440,18 @@ type managerOptions struct {
 // startManager runs, in this process and until the test ends, the manager cmd/manager runs (internal/manager),
 // in self-managed certificate mode. The differences from a pod are the listeners (metrics off, probes and
 // webhooks on local ports) and the leader election namespace (in a pod, read from the ServiceAccount directory).
-func startManager(t *testing.T, cfg *rest.Config, _ *runtime.Scheme, o managerOptions) {
+func startManager(t *testing.T, env *controlplane.Env, cfg *rest.Config, o managerOptions) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := manager.New(ctx, cfg, manager.Options{
+	mgr, err := controlplane.StartInProcessManager(context.Background(), env, cfg, manager.Options{
 		MetricsAddr: "0", ProbeAddr: o.probeAddr, LeaderElect: o.leaderElect, LeaderElectionNamespace: o.certs.Namespace,
 		Webhook: manager.WebhookOptions{Enabled: true, SelfManaged: true, Host: o.webhookHost, Port: o.webhookPort, Certs: o.certs},
 	})
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("manager stopped with an error: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("manager did not stop within 30s")
+		if err := mgr.Stop(); err != nil {
+			t.Error(err)
 		}
 	})
 }
@@ -511,9 +488,10 @@ func httpStatus(url string) (int, error) {
 // logBuffer keeps the logs of the manager and envtest, shown only when the test fails (or streamed as they come
 // with TEST_VERBOSE=1).
 type logBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	start time.Time
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	start  time.Time
+	logger logr.Logger // writes to the buffer
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
@@ -534,7 +512,7 @@ func captureLogs(t *testing.T) *logBuffer {
 	if os.Getenv("TEST_VERBOSE") != "" {
 		w = io.MultiWriter(logs, os.Stderr)
 	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(w), zap.UseDevMode(true)))
+	logs.logger = zap.New(zap.WriteTo(w), zap.UseDevMode(true)) // controller-runtime's, from controlplane.Start
 	// Registered first, so it runs last: after the manager and the control plane have stopped.
 	t.Cleanup(func() {
 		if t.Failed() && os.Getenv("TEST_VERBOSE") == "" {
@@ -555,20 +533,21 @@ type selfManaged struct {
 
 // startSelfManaged starts a control plane, installs config/default on it and runs the manager as its Deployment
 // would, and waits until the certificates are in place and /readyz passes.
-func startSelfManaged(t *testing.T, g *gomega.WithT) selfManaged {
+func startSelfManaged(t *testing.T, g *gomega.WithT, logs *logBuffer) selfManaged {
 	t.Helper()
-	cfg, assets := startControlPlane(t)
+	env := startControlPlane(t, logs.logger)
+	cfg := env.Config
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	k8s, err := env.Client(scheme)
 	g.Expect(err).NotTo(gomega.HaveOccurred())
 
 	// 1. What config/default installs besides the manager's Deployment: its namespace, ServiceAccount and RBAC,
 	// the Services, and the two webhook configurations, without any caBundle. The apiserver reaches the
 	// in-process webhook server at https://localhost:<port> instead of through the Service.
 	webhookPort := freePort(t)
-	inst := installConfigDefault(t, k8s, assets, fmt.Sprintf("https://%s", net.JoinHostPort(webhookHost, strconv.Itoa(webhookPort))))
+	inst := installConfigDefault(t, k8s, env.Kubectl(), fmt.Sprintf("https://%s", net.JoinHostPort(webhookHost, strconv.Itoa(webhookPort))))
 
 	// 2. The manager, self-managed mode, as the Deployment of config/default runs it: POD_NAMESPACE from the
 	// downward API, the default flags but --leader-elect, and the ServiceAccount's permissions only.
@@ -580,7 +559,7 @@ func startSelfManaged(t *testing.T, g *gomega.WithT) selfManaged {
 		UserName: "system:serviceaccount:" + inst.namespace + ":" + inst.serviceAccount,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + inst.namespace},
 	}
-	startManager(t, mcfg, scheme, managerOptions{
+	startManager(t, env, mcfg, managerOptions{
 		certs: certs.Options{
 			Namespace: os.Getenv("POD_NAMESPACE"), SecretName: secretName, ServiceName: serviceName,
 			ExtraDNSNames: []string{webhookHost}, CertDir: certDir,
