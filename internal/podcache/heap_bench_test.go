@@ -3,12 +3,10 @@ package podcache_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 
-	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -23,12 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/controller"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 )
 
@@ -40,14 +37,12 @@ import (
 //	go test ./internal/podcache -run '^$' -bench ManagerHeap -benchtime 1x
 func BenchmarkManagerHeap(b *testing.B) {
 	const pods, namespaces = 10_000, 10
-	log.SetLogger(logr.Discard())
-	env := &envtest.Environment{BinaryAssetsDirectory: assetsDir(), ErrorIfCRDPathMissing: true,
-		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}}
-	cfg, err := env.Start()
+	env, err := controlplane.Start(filepath.Join("..", ".."), controlplane.Options{CRDs: true})
 	if err != nil {
-		b.Fatalf("starting envtest from %s (make envtest-binaries): %v", assetsDir(), err)
+		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = env.Stop() })
+	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit while loading
 	if err := loadPods(b.Context(), cfg, pods, namespaces); err != nil {
 		b.Fatal(err)
@@ -187,11 +182,4 @@ func realisticPod(namespace, name string, injected bool) *corev1.Pod {
 		p.Status.InitContainerStatuses = []corev1.ContainerStatus{status("logshipper")}
 	}
 	return p
-}
-
-func assetsDir() string {
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "bin", "k8s", "v1.37.1")
 }
