@@ -2,6 +2,7 @@ package selection
 
 import (
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -138,4 +139,16 @@ func SharedNames(p, q Profile) []string {
 		}
 	}
 	return shared
+}
+
+// Collision is why Outrigger's validating webhook refuses p while q, another profile, exists: the sidecar and
+// volume names they share (SharedNames), and what to do; "" when they share none. Call it only for profiles that
+// MayOverlap.
+func Collision(p, q Profile) string {
+	shared := SharedNames(p, q)
+	if len(shared) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s collides with %s, which can select the same workloads: rename it, or make the two profiles' "+
+		"selectors (or workloadKinds) disjoint", strings.Join(shared, " and "), Name(q))
 }

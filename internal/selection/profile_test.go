@@ -1,8 +1,12 @@
 package selection_test
 
 import (
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 )
 
@@ -40,5 +44,31 @@ func TestDecodeProfile(t *testing.T) {
 	}
 	if _, err := selection.DecodeProfile("SidecarProfile", []byte(`{"spec": []}`), ""); err == nil {
 		t.Error("a spec that is a list was decoded")
+	}
+}
+
+func TestCheck_NamesTheSelectorAndTheFix(t *testing.T) {
+	_, err := selection.Check(sp("a", "p", matchLabels("bad key!", "x")))
+	if err == nil || !strings.Contains(err.Error(), "spec.selector is invalid") || !strings.Contains(err.Error(), "fix the selector's label keys and values") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := selection.Check(sp("a", "p", everything)); err != nil {
+		t.Errorf("a valid selector: %v", err)
+	}
+}
+
+func TestCollision(t *testing.T) {
+	withSidecar := func(name string) func(*v1alpha1.SidecarProfileSpec) {
+		return func(s *v1alpha1.SidecarProfileSpec) {
+			s.Sidecars = []v1alpha1.Sidecar{{Container: corev1.Container{Name: name}}}
+		}
+	}
+	p, q := sp("a", "second", everything, withSidecar("proxy")), sp("a", "first", everything, withSidecar("proxy"))
+	want := `sidecar "proxy" (spec.sidecars[0].name) collides with SidecarProfile a/first, which can select the same workloads: rename it`
+	if got := selection.Collision(p, q); !strings.HasPrefix(got, want) {
+		t.Errorf("Collision = %q\nwant it to start with %q", got, want)
+	}
+	if got := selection.Collision(p, sp("a", "other", everything, withSidecar("logs"))); got != "" {
+		t.Errorf("Collision of profiles sharing no name = %q", got)
 	}
 }

@@ -65,6 +65,17 @@ func Parse(p Profile) (Selectors, error) {
 	return s, nil
 }
 
+// Check parses a profile's selectors as Outrigger's validating webhook does before it admits the profile: the
+// error names the selector, what is wrong, and how label keys and values are written.
+func Check(p Profile) (Selectors, error) {
+	s, err := Parse(p)
+	if err != nil {
+		return s, fmt.Errorf("%w; fix the selector's label keys and values (a key is an optional DNS subdomain prefix and '/', "+
+			"then a name of at most 63 letters, digits, '-', '_' or '.'; a value is such a name or empty)", err)
+	}
+	return s, nil
+}
+
 // protectedNamespaces are never reached by a ClusterSidecarProfile: kube-system, and the manager's own namespace
 // (added at start-up with ProtectNamespace), so that a cluster-wide profile cannot break the control plane's
 // add-ons or Outrigger itself. A SidecarProfile created inside one of them still applies there.
