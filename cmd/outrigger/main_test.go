@@ -258,7 +258,7 @@ func TestExitCodes(t *testing.T) {
 		{"BadExplainOutput", []string{"explain", "-f", plain, "--profiles", logshipper, "-o", "or"}, exitError, `--output "or": use text, yaml or json`},
 		{"BadNamespaceLabels", []string{"inject", "-f", plain, "--profiles", logshipper, "--namespace-labels", "shop"}, exitError, "want NAMESPACE=KEY=VALUE"},
 		{"StrayArgument", []string{"inject", "-f", plain, "--profiles", logshipper, "extra"}, exitError, `unexpected argument "extra"`},
-		{"InvalidProfile", []string{"inject", "-f", plain, "--profiles", invalid}, exitInvalidProfile, `spec.sidecars[0].name "Log_Shipper" must be a DNS label`},
+		{"InvalidProfile", []string{"inject", "-f", plain, "--profiles", invalid}, exitInvalidProfile, "spec.sidecars[0].name: Invalid value: name must be a DNS label"},
 		{"InvalidProfileExplain", []string{"explain", "-f", plain, "--profiles", invalid}, exitInvalidProfile, "invalid profiles"},
 		{"Conflict", []string{"inject", "-f", plain, "--profiles", conflicting}, exitConflict,
 			`conflict: Deployment default/myapp (../../test/testdata/seed/deployment-plain.yaml, document 1): SidecarProfile default/logshipper not injected: container "myapp" (spec.sidecars[0].name) is already used by the workload: rename it in the profile`},

@@ -222,27 +222,33 @@ func TestPredict_InvalidProfiles(t *testing.T) {
 	for _, tc := range []struct {
 		name, profiles, want string
 	}{
-		{"SelectorRequired", valid("SidecarProfile", "workloadKinds: [Job]"), "spec.selector is required: set it to {} to select every workload"},
-		{"SelectorOperator", valid("SidecarProfile", "selector: {matchExpressions: [{key: a, operator: Equals, values: [b]}]}"), `spec.selector.matchExpressions[0].operator "Equals" must be one of In, NotIn, Exists, DoesNotExist`},
-		{"SelectorValues", valid("SidecarProfile", "selector: {matchExpressions: [{key: a, operator: In}]}"), "spec.selector.matchExpressions[0].values must be non-empty for In: list the values"},
+		{"SelectorRequired", valid("SidecarProfile", "workloadKinds: [Job]"), "spec.selector: Required value"},
+		{"SelectorOperator", valid("SidecarProfile", "selector: {matchExpressions: [{key: a, operator: Equals, values: [b]}]}"), "spec.selector: Invalid value: spec.selector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"},
+		{"SelectorValues", valid("SidecarProfile", "selector: {matchExpressions: [{key: a, operator: In}]}"), "spec.selector.matchExpressions[].values must be non-empty for In and NotIn (list the values)"},
 		{"NamespaceSelector", valid("ClusterSidecarProfile", "selector: {}\nnamespaceSelector: {matchLabels: {'bad key!': x}}"), "spec.namespaceSelector is invalid"},
-		{"NoSidecar", raw("selector: {}"), "spec.sidecars needs at least one sidecar"},
-		{"SidecarName", raw("selector: {}\nsidecars: [{name: Log_Shipper, image: x}]"), `spec.sidecars[0].name "Log_Shipper" must be a DNS label`},
-		{"SidecarNamesUnique", raw("selector: {}\nsidecars: [{name: a, image: x}, {name: a, image: z}]"), `spec.sidecars[1].name "a" is used by another sidecar of the profile: rename one`},
-		{"RestartPolicy", raw("selector: {}\nsidecars: [{name: a, image: x, restartPolicy: Never}]"), `spec.sidecars[0].restartPolicy is "Never": leave it out or set it to Always`},
-		{"MountOfAnUndeclaredVolume", valid("SidecarProfile", "selector: {}\nappContainerMounts: [{name: data, mountPath: /data}]"), `spec.appContainerMounts[0].name "data" must name a volume declared in spec.volumes: add the volume there, or fix the name`},
-		{"MountPath", valid("SidecarProfile", "selector: {}\nvolumes: [{name: data, emptyDir: {}}]\nappContainerMounts: [{name: data, mountPath: data}]"), "must be an absolute path"},
-		{"VolumeName", valid("SidecarProfile", "selector: {}\nvolumes: [{name: Data, emptyDir: {}}]"), `spec.volumes[0].name "Data" must be a DNS label`},
-		{"WorkloadKind", valid("SidecarProfile", "selector: {}\nworkloadKinds: [StatefulSet]"), `spec.workloadKinds[0] "StatefulSet" is not a workload kind`},
-		{"Placement", valid("SidecarProfile", "selector: {}\nplacement: Last"), `spec.placement "Last": use BeforeInitContainers or AfterInitContainers`},
-		{"Order", valid("SidecarProfile", "selector: {}\norder: 5000"), "spec.order 5000 is out of range"},
+		{"SelectorLabelSyntax", valid("SidecarProfile", "selector: {matchLabels: {app: 'not a value'}}"), `spec.selector is invalid: values[0][app]: Invalid value: "not a value": a valid label must be an empty string or consist of alphanumeric characters`},
+		{"NoSidecar", raw("selector: {}"), "spec.sidecars: Required value"},
+		{"SidecarName", raw("selector: {}\nsidecars: [{name: Log_Shipper, image: x}]"), "spec.sidecars[0].name: Invalid value: name must be a DNS label"},
+		{"SidecarNamesUnique", raw("selector: {}\nsidecars: [{name: a, image: x}, {name: a, image: z}]"), `spec.sidecars[1]: Duplicate value: {"name":"a"}`},
+		{"RestartPolicy", raw("selector: {}\nsidecars: [{name: a, image: x, restartPolicy: Never}]"), "spec.sidecars[0].restartPolicy: Invalid value: restartPolicy must be left out or set to Always"},
+		{"MountOfAnUndeclaredVolume", valid("SidecarProfile", "selector: {}\nappContainerMounts: [{name: data, mountPath: /data}]"), "spec.appContainerMounts[].name must name a volume declared in spec.volumes: add the volume there, or fix the name"},
+		{"MountPath", valid("SidecarProfile", "selector: {}\nvolumes: [{name: data, emptyDir: {}}]\nappContainerMounts: [{name: data, mountPath: data}]"), `spec.appContainerMounts[0].mountPath: Invalid value: "data": spec.appContainerMounts[0].mountPath in body should match '^/'`},
+		{"VolumeName", valid("SidecarProfile", "selector: {}\nvolumes: [{name: Data, emptyDir: {}}]"), "spec.volumes[0].name: Invalid value: name must be a DNS label"},
+		{"WorkloadKind", valid("SidecarProfile", "selector: {}\nworkloadKinds: [StatefulSet]"), `spec.workloadKinds[0]: Unsupported value: "StatefulSet": supported values: "Deployment", "Job", "CronJob"`},
+		{"Placement", valid("SidecarProfile", "selector: {}\nplacement: Last"), `spec.placement: Unsupported value: "Last": supported values: "BeforeInitContainers", "AfterInitContainers"`},
+		{"Order", valid("SidecarProfile", "selector: {}\norder: 5000"), "spec.order: Invalid value: 5000: spec.order in body should be less than or equal to 1000"},
 		{"DuplicateField", valid("SidecarProfile", "selector: {}\nselector: {}"), `"selector" already set`},
-		{"UnknownField", valid("SidecarProfile", "selector: {}\nsidecar: {}"), `unknown field "spec.sidecar"`},
+		{"UnknownField", valid("SidecarProfile", "selector: {}\nsidecar: {}"), "unknown field \"spec.sidecar\": remove or fix the field (see `kubectl explain sidecarprofiles.spec`)"},
+		{"UnknownSidecarField", raw("selector: {}\nsidecars: [{name: a, image: x, colour: red}]"), "unknown field \"spec.sidecars[0].colour\": remove or fix the field (see `kubectl explain sidecarprofiles.spec.sidecars`)"},
+		{"UnknownMetadataField", strings.Replace(valid("SidecarProfile", "selector: {}"), "metadata:\n", "metadata:\n  label: {}\n", 1), `unknown field "metadata.label"`},
+		{"NameRequired", strings.Replace(valid("SidecarProfile", "selector: {}"), "name: p\n", "", 1), "metadata.name: Required value: name or generateName is required"},
+		{"NameNotADNSSubdomain", strings.Replace(valid("SidecarProfile", "selector: {}"), "name: p\n", "name: Bad_Name\n", 1), "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"},
+		{"RulesNotChecked", raw("sidecars: [{name: Bad_Name, image: x}]"), "): some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"},
 		{"APIVersion", strings.Replace(valid("SidecarProfile", "selector: {}"), "v1alpha1", "v1", 1), `apiVersion "sidecars.outrigger.dev/v1" is not served`},
 		{"GivenTwice", valid("SidecarProfile", "selector: {}") + "---\n" + valid("SidecarProfile", "selector: {}"), "is given twice"},
 		{"CollidingNames", sidecarProfile("SidecarProfile", "logs", "", "selector: {}") + "---\n" +
 			strings.Replace(sidecarProfile("ClusterSidecarProfile", "other", "", "selector: {}"), "name: other\n    image", "name: logs\n    image", 1),
-			`SidecarProfile default/logs (profiles.yaml, document 1) and ClusterSidecarProfile other (profiles.yaml, document 2) can select the same workloads and both declare sidecar "logs"`},
+			`ClusterSidecarProfile other (profiles.yaml, document 2): sidecar "logs" (spec.sidecars[0].name) collides with SidecarProfile default/logs, which can select the same workloads: rename it`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := predictText(t, deployment("web", ""), tc.profiles, nil)
@@ -414,5 +420,23 @@ func TestPredict_HoldsBackAProfileWhoseSidecarMountsAnUndeclaredVolume(t *testin
 	conflicts := strings.Join(res.Workloads[0].Conflicts(), "\n")
 	if !strings.Contains(conflicts, `SidecarProfile default/shipper not injected: sidecar "shipper" (spec.sidecars[0].volumeMounts[0].name) mounts volume "logs"`) {
 		t.Errorf("conflicts = %s", conflicts)
+	}
+}
+
+// The cluster stores a profile with the CRD's defaults and hashes that: a port without a protocol is stored with
+// protocol TCP. The CLI applies the same defaults, so the revision it writes in the injection annotation is the
+// one the webhook writes, whether the profile leaves the defaults out or spells them.
+func TestPredict_DefaultsTheProfileAsTheAPIServerStoresIt(t *testing.T) {
+	short := sidecarProfile("SidecarProfile", "proxy", "", "selector: {}") + "    ports: [{containerPort: 3128}]\n"
+	spelled := sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nplacement: BeforeInitContainers\norder: 0\nupdatePolicy: Rollout") +
+		"    ports: [{containerPort: 3128, protocol: TCP}]\n"
+	a := mustPredict(t, deployment("web", ""), short)
+	b := mustPredict(t, deployment("web", ""), spelled)
+	ra, rb := a.Workloads[0].Profiles[0].Revision, b.Workloads[0].Profiles[0].Revision
+	if ra == "" || ra != rb {
+		t.Errorf("revisions %q (defaults left out) and %q (spelled out) differ", ra, rb)
+	}
+	if !strings.Contains(string(a.Documents[0].Text), "protocol: TCP") {
+		t.Errorf("the injected sidecar lacks the defaulted protocol:\n%s", a.Documents[0].Text)
 	}
 }

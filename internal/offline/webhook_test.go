@@ -116,8 +116,8 @@ func admit(t *testing.T, h *webhook.Injector, newObject func() client.Object, d 
 	return out
 }
 
-// fakeCluster holds the profiles and namespaces among docs, and every namespace a workload is in, with the
-// labels the apiserver gives them.
+// fakeCluster holds the profiles (defaulted, as the apiserver stores them) and namespaces among docs, and every
+// namespace a workload is in, with the labels the apiserver gives them.
 func fakeCluster(t *testing.T, docs []*Document) client.Reader {
 	t.Helper()
 	scheme := runtime.NewScheme()
@@ -129,25 +129,19 @@ func fakeCluster(t *testing.T, docs []*Document) client.Reader {
 		if d.meta.Namespace != "" && namespaces[d.meta.Namespace] == nil {
 			namespaces[d.meta.Namespace] = nil
 		}
-		var obj client.Object
-		switch d.meta.Kind {
-		case "Namespace":
+		if d.meta.Kind == "Namespace" {
 			namespaces[d.meta.Name] = d.meta.Labels
 			continue
-		case "SidecarProfile":
-			obj = &v1alpha1.SidecarProfile{}
-		case "ClusterSidecarProfile":
-			obj = &v1alpha1.ClusterSidecarProfile{}
-		default:
+		}
+		// The profiles as the apiserver stores them: defaulted.
+		p, where, errs := decodeProfile(d, "default")
+		if where == "" {
 			continue
 		}
-		if err := json.Unmarshal(d.json, obj); err != nil {
-			t.Fatal(err)
+		if p == nil {
+			t.Fatalf("%s: %v", where, errs)
 		}
-		if _, ok := obj.(*v1alpha1.SidecarProfile); ok && obj.GetNamespace() == "" {
-			obj.SetNamespace("default")
-		}
-		objs = append(objs, obj)
+		objs = append(objs, p.Profile)
 	}
 	for name, labels := range namespaces {
 		l := map[string]string{corev1.LabelMetadataName: name}
