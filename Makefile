@@ -1,14 +1,19 @@
 # Outrigger. `make help` lists the targets.
 
-# Kubernetes and etcd versions of the binaries the tests run against (built from Go modules by hack/).
-K8S_VERSION ?= v1.37.1
+# Kubernetes version of the binaries the tests run against (built from Go modules by hack/): written once, in
+# internal/controlplane/version.go, and read from there (then expanded once).
+K8S_VERSION ?= $(shell sed -n 's/^const KubernetesVersion = "\(.*\)"/\1/p' internal/controlplane/version.go)
+K8S_VERSION := $(K8S_VERSION)
+ifeq ($(K8S_VERSION),)
+$(error K8S_VERSION: no `const KubernetesVersion = "..."` line in internal/controlplane/version.go)
+endif
 ETCD_VERSION ?= v3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUBEBUILDER_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
-export KUBEBUILDER_ASSETS
+export KUBEBUILDER_ASSETS K8S_VERSION ETCD_VERSION
 export GOTOOLCHAIN := local
 
 .PHONY: all

@@ -13,8 +13,11 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-K8S_VERSION=${K8S_VERSION:-v1.37.1}
-ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+# The versions have no default here: the Makefile exports them (K8S_VERSION read from
+# internal/controlplane/version.go, the one place it is written; ETCD_VERSION from the Makefile).
+# Run through `make envtest-binaries`, or set both.
+: "${K8S_VERSION:?is not set: run make envtest-binaries (or set K8S_VERSION: internal/controlplane/version.go has it)}"
+: "${ETCD_VERSION:?is not set: run make envtest-binaries (or set ETCD_VERSION: the Makefile has it)}"
 COMPONENTS=${COMPONENTS:-kube-apiserver kubectl}
 OUT=${OUT:-$ROOT/bin/k8s/$K8S_VERSION}
 WORK=$ROOT/bin/.build

@@ -10,8 +10,11 @@
 # loopback node IP, so the apiserver dials the node's Hostname address instead of its InternalIP.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-K8S_VERSION=${K8S_VERSION:-v1.37.1}
-ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+# No version default here: K8S_VERSION is the Makefile's (exported), else read from the one line that holds it;
+# ETCD_VERSION comes from the Makefile, and hack/build-k8s-binaries.sh says so if it is needed and missing.
+K8S_VERSION=${K8S_VERSION:-$(sed -n 's/^const KubernetesVersion = "\(.*\)"/\1/p' "$ROOT/internal/controlplane/version.go")}
+[ -n "$K8S_VERSION" ] || { echo "K8S_VERSION is not set and internal/controlplane/version.go has no KubernetesVersion line" >&2; exit 1; }
+ETCD_VERSION=${ETCD_VERSION:-}
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 export PATH=/usr/local/go/bin:$PATH
 
