@@ -2,13 +2,10 @@ package integration
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/manager"
 )
@@ -40,8 +36,7 @@ var (
 	scheme    = runtime.NewScheme()
 	writes    = &writeCounter{counts: map[string]int{}, conflicts: map[string]int{}}
 	managerMu sync.Mutex
-	stopMgr   context.CancelFunc
-	mgrDone   chan struct{}
+	mgr       *controlplane.InProcessManager
 )
 
 func TestMain(m *testing.M) {
@@ -97,50 +92,28 @@ func startManager() error {
 	defer managerMu.Unlock()
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.WrapTransport = writes.wrap
-	host, port, certDir := testEnv.WebhookServing()
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := manager.New(ctx, mcfg, manager.Options{
-		MetricsAddr: "0", ProbeAddr: "0", NormalEvents: true,
+	m, err := controlplane.StartInProcessManager(context.Background(), testEnv, mcfg, manager.Options{
+		NormalEvents: true,
 		// A restarted manager registers the same controller names again in this process.
 		SkipControllerNameValidation: true,
-		Webhook:                      manager.WebhookOptions{Enabled: true, Host: host, Port: port, Certs: certs.Options{CertDir: certDir}},
+		Webhook:                      manager.WebhookOptions{Enabled: true},
 	})
 	if err != nil {
-		cancel()
 		return err
 	}
-	stopMgr, mgrDone = cancel, make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager stopped with error:", err)
-		}
-	}(mgrDone)
-	return waitForWebhookServer(host, port)
-}
-
-// waitForWebhookServer returns once the webhook server accepts TLS connections, so that no test creates a
-// workload the apiserver would admit without asking it.
-func waitForWebhookServer(host string, port int) error {
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only a liveness probe
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("webhook server at %s not serving: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	mgr = m
+	// Ready once the webhook server serves: no test creates a workload the apiserver would admit without it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return m.WaitReady(ctx)
 }
 
 func stopManager() {
 	managerMu.Lock()
 	defer managerMu.Unlock()
-	stopMgr()
-	<-mgrDone
+	if err := mgr.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "manager stopped with error:", err)
+	}
 }
 
 // writeCounter counts the manager's successful writes to workloads, per namespace. A write refused for a stale
