@@ -99,9 +99,32 @@ docker-build: ## Build the manager's container image with Docker (or set CONTAIN
 install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
 	kubectl apply --server-side -k config/crd
 
+# make deploy applies config/default through an overlay in bin/deploy that sets the manager's image to IMG, as
+# `kustomize edit set image` would, without a kustomize binary and without editing config/. The overlay matches
+# the name config/default renders the image under: config/manager renames manager.yaml's placeholder
+# (controller) to its images entry's newName.
+KUBECTL ?= kubectl
+DEPLOY_DIR := $(LOCALBIN)/deploy
+MANAGER_IMAGE_NAME = $(or $(shell awk '/^- name: controller$$/ {f = 1; next} f && /^  newName:/ {print $$2; exit} /^- / {f = 0}' \
+	config/manager/kustomization.yaml),controller)
+
+.PHONY: deploy-kustomization
+deploy-kustomization: ## Write bin/deploy/kustomization.yaml: config/default with the manager's image IMG.
+	@mkdir -p $(DEPLOY_DIR)
+	@img='$(IMG)'; ref=$${img%%@*}; \
+	case "$${ref##*/}" in *:*) name=$${ref%:*} pin="  newTag: $${ref##*:}";; *) name=$$ref pin="  newTag: latest";; esac; \
+	case "$$img" in *@*) pin="  digest: $${img#*@}";; esac; \
+	printf '%s\n' '# Written by make deploy-kustomization: config/default with the image IMG=$(IMG).' \
+		'resources:' '- ../../config/default' 'images:' '- name: $(MANAGER_IMAGE_NAME)' "  newName: $$name" "$$pin" \
+		>$(DEPLOY_DIR)/kustomization.yaml
+
+.PHONY: deploy-render
+deploy-render: deploy-kustomization ## Print what make deploy applies, with image IMG (needs kubectl, no cluster).
+	@$(KUBECTL) kustomize $(DEPLOY_DIR)
+
 .PHONY: deploy
-deploy: manifests ## Install Outrigger (CRDs, RBAC, manager in outrigger-system) with image IMG.
-	kubectl apply --server-side -k config/default
+deploy: manifests deploy-kustomization ## Install Outrigger (CRDs, RBAC, manager in outrigger-system) with image IMG.
+	$(KUBECTL) apply --server-side -k $(DEPLOY_DIR)
 
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
