@@ -35,8 +35,8 @@ type InProcessManager struct {
 //   - with o.Webhook.Enabled, not SelfManaged, and no Port, the webhook server listens where env's webhook
 //     configurations point, with the certificate the apiserver trusts (env.WebhookServing, Options.Webhooks).
 //
-// internal/manager names its controllers, and controller-runtime refuses a name twice in a process (it does not
-// set SkipNameValidation): a process can start it once.
+// internal/manager names its controllers, and controller-runtime refuses a name twice in a process: to start a
+// manager again in the same process (a restart), set o.SkipControllerNameValidation.
 func StartInProcessManager(ctx context.Context, env *Env, cfg *rest.Config, o manager.Options) (*InProcessManager, error) {
 	if cfg == nil {
 		cfg = env.Config
