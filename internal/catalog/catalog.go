@@ -22,6 +22,8 @@ import (
 // time was most of their cost): read them, never change them.
 type Catalog struct {
 	client.Reader
+	// Protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own).
+	Protected selection.Protected
 }
 
 // EngineInput returns the profiles the engine must apply to a workload. A recorded profile whose selector
@@ -44,7 +46,7 @@ func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client
 	for _, p := range profiles {
 		ref := selection.Ref(p)
 		_, recorded := rec.Entry(ref)
-		sel, err := selection.Parse(p)
+		sel, err := selection.Parse(p, c.Protected)
 		switch {
 		case err != nil && recorded && p.GetDeletionTimestamp().IsZero():
 			input = append(input, inject.Profile{Ref: ref, Spec: p.ProfileSpec(), KeepOnly: true})

@@ -34,6 +34,8 @@ type Options struct {
 	// writes, and convergence about 1.4x slower on our benchmark (docs/benchmarks.md). Kyverno leaves its
 	// success events off by default for the same reason.
 	NormalEvents bool
+	// Protected are the namespaces ClusterSidecarProfiles never reach: kube-system and Outrigger's own.
+	Protected selection.Protected
 }
 
 // DefaultWorkloadWorkers is the default number of workloads of each kind reconciled at once. One worker waits
@@ -47,7 +49,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := index.Setup(ctx, mgr, workload.All); err != nil {
 		return err
 	}
-	cat := catalog.Catalog{Reader: mgr.GetClient()}
+	cat := catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected}
 	failures := failure.NewStore()
 	for _, kind := range workload.All {
 		if kind.Immutable {

@@ -108,16 +108,16 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, err
 	}
-	// The manager's own namespace is out of reach of ClusterSidecarProfiles.
-	selection.ProtectNamespace(o.Webhook.Certs.Namespace)
+	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is.
+	protected := selection.ProtectedNamespaces(o.Webhook.Certs.Namespace)
 	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
 	if err := controller.Setup(ctx, mgr, controller.Options{
 		NativeSidecarsUnsupported: controller.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
-		NormalEvents: o.NormalEvents,
+		NormalEvents: o.NormalEvents, Protected: protected,
 	}); err != nil {
 		return nil, err
 	}
-	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook, keeper)
+	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook, keeper, protected)
 	if err != nil {
 		return nil, err
 	}
@@ -132,13 +132,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 // setupWebhooks registers the webhooks once their certificate is there, and returns the readiness check that
 // passes once the webhook server serves. Registering adds the webhook server to the manager, which starts it at
 // once if the manager runs; the server fails to start without a certificate, hence the wait (gatekeeper's way).
-func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keeper *certs.Keeper) (healthz.Checker, error) {
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keeper *certs.Keeper, protected selection.Protected) (healthz.Checker, error) {
 	if !w.Enabled {
 		return healthz.Ping, nil
 	}
 	if !w.SelfManaged {
 		// The files are there already (or the server fails to start, which says what is missing).
-		webhook.Register(mgr)
+		webhook.Register(mgr, protected)
 		return mgr.GetWebhookServer().StartedChecker(), nil
 	}
 	certsReady, err := keeper.Setup(ctx, mgr)
@@ -150,7 +150,7 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keep
 		select {
 		case <-certsReady:
 			if ctx.Err() == nil { // the manager refuses new runnables once it stops
-				webhook.Register(mgr)
+				webhook.Register(mgr, protected)
 				close(registered)
 			}
 		case <-ctx.Done():

@@ -100,19 +100,19 @@ func (r *Report) Conflicts() []string {
 // profiles among profileDocs that would select it at its creation, and its manifest as the webhook would leave
 // it. It returns an *InvalidProfilesError when a profile would be refused by the cluster.
 func Predict(inputs, profileDocs []*Document, opts Options) (*Result, error) {
-	// The manager does the same at start-up; the CLI has no other way to tell selection its namespace.
-	selection.ProtectNamespace(opts.OutriggerNamespace)
+	// As the manager: ClusterSidecarProfiles never reach kube-system nor Outrigger's own namespace.
+	protected := selection.ProtectedNamespaces(opts.OutriggerNamespace)
 	ns := newNamespaces()
 	ns.addDocuments(inputs)
 	ns.addDocuments(profileDocs)
 	for name, l := range opts.NamespaceLabels {
 		ns.add(name, l)
 	}
-	profiles, err := loadProfiles(profileDocs, opts.Namespace, ns.Labels)
+	profiles, err := loadProfiles(profileDocs, opts.Namespace, ns.Labels, protected)
 	if err != nil {
 		return nil, err
 	}
-	p := &predictor{opts: opts, ns: ns, profiles: profiles, catalog: catalog.Catalog{Reader: memReader{profiles, ns}}}
+	p := &predictor{opts: opts, ns: ns, profiles: profiles, catalog: catalog.Catalog{Reader: memReader{profiles, ns}, Protected: protected}}
 	res := &Result{Warnings: unusedProfiles(inputs, profiles)}
 	for _, d := range inputs {
 		out, rep, err := p.document(d)

@@ -35,7 +35,7 @@ type profile struct {
 // and CEL rules (internal/profileschema), then the checks of Outrigger's validating webhook (the selectors' label
 // syntax, names that collide with another profile's). A SidecarProfile without a namespace goes to defaultNS, as
 // kubectl would put it. Other documents are ignored.
-func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[string]string) ([]profile, error) {
+func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[string]string, protected selection.Protected) ([]profile, error) {
 	var out []profile
 	var problems []string
 	seen := map[string]bool{}
@@ -46,7 +46,7 @@ func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[
 		}
 		if p != nil {
 			var err error
-			if p.sel, err = selection.Check(p); err != nil {
+			if p.sel, err = selection.Check(p, protected); err != nil {
 				errs = append(errs, err.Error())
 			}
 			if seen[selection.Name(p)] {
@@ -61,7 +61,7 @@ func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[
 			out = append(out, *p)
 		}
 	}
-	problems = append(problems, collisions(out, nsLabels)...)
+	problems = append(problems, collisions(out, nsLabels, protected)...)
 	if len(problems) > 0 {
 		return nil, &InvalidProfilesError{Problems: problems}
 	}
@@ -154,11 +154,11 @@ func explainPath(resource, fieldPath string) string {
 // workload with another one and share a sidecar or volume name with it, so on that workload one would be a
 // conflict. The webhook refuses whichever is applied second: offline, the later of the two among the inputs
 // (kubectl applies files and documents in order), with the webhook's own message.
-func collisions(profiles []profile, nsLabels func(string) map[string]string) []string {
+func collisions(profiles []profile, nsLabels func(string) map[string]string, protected selection.Protected) []string {
 	var out []string
 	for i, q := range profiles {
 		for _, p := range profiles[:i] {
-			if !selection.MayOverlap(q, p, nsLabels) {
+			if !selection.MayOverlap(q, p, nsLabels, protected) {
 				continue
 			}
 			if msg := selection.Collision(q, p); msg != "" {

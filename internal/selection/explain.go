@@ -47,7 +47,7 @@ func Explain(p Profile, s Selectors, kind v1alpha1.WorkloadKind, workload client
 		if p.GetNamespace() != workload.GetNamespace() {
 			return OtherNamespace
 		}
-	} else if protectedNamespaces[workload.GetNamespace()] {
+	} else if s.Protected.Has(workload.GetNamespace()) {
 		return ProtectedNamespace
 	} else if !s.Namespaces.Matches(labels.Set(namespaceLabels)) {
 		return NamespaceNotSelected

@@ -33,7 +33,7 @@ func TestExplain(t *testing.T) {
 		{"labels", csp("p", matchLabels("app", "web"), nil), v1alpha1.KindDeployment, "b", labelMap("app", "api"), nil, selection.LabelsNotSelected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := selection.Parse(tc.profile)
+			s, err := selection.Parse(tc.profile, selection.Protected{})
 			if err != nil {
 				t.Fatal(err)
 			}

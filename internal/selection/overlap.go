@@ -16,8 +16,8 @@ import (
 // MayOverlap reports whether two profiles can select a common workload. It answers false only when that is
 // provably impossible (disjoint kinds, namespaces or label requirements), so a collision check built on it errs
 // on the side of refusing. namespaceLabels returns the labels of an existing namespace (nil when unknown).
-func MayOverlap(a, b Profile, namespaceLabels func(string) map[string]string) bool {
-	if !kindsOverlap(a.ProfileSpec(), b.ProfileSpec()) || !scopesOverlap(a, b, namespaceLabels) {
+func MayOverlap(a, b Profile, namespaceLabels func(string) map[string]string, protected Protected) bool {
+	if !kindsOverlap(a.ProfileSpec(), b.ProfileSpec()) || !scopesOverlap(a, b, namespaceLabels, protected) {
 		return false
 	}
 	return !Disjoint(a.ProfileSpec().Selector, b.ProfileSpec().Selector)
@@ -35,15 +35,15 @@ func kindsOverlap(a, b *v1alpha1.SidecarProfileSpec) bool {
 // scopesOverlap: two SidecarProfiles share only their own namespace; a SidecarProfile and a
 // ClusterSidecarProfile share the former's namespace if the latter selects it; two ClusterSidecarProfiles share
 // some namespace unless their namespace selectors are disjoint.
-func scopesOverlap(a, b Profile, namespaceLabels func(string) map[string]string) bool {
+func scopesOverlap(a, b Profile, namespaceLabels func(string) map[string]string, protected Protected) bool {
 	aNS, bNS := a.GetNamespace(), b.GetNamespace()
 	switch {
 	case aNS != "" && bNS != "":
 		return aNS == bNS
 	case aNS != "":
-		return clusterReaches(b, aNS, namespaceLabels(aNS))
+		return clusterReaches(b, aNS, namespaceLabels(aNS), protected)
 	case bNS != "":
-		return clusterReaches(a, bNS, namespaceLabels(bNS))
+		return clusterReaches(a, bNS, namespaceLabels(bNS), protected)
 	default:
 		return !Disjoint(allIfNil(a.NamespaceSelector()), allIfNil(b.NamespaceSelector()))
 	}
@@ -58,8 +58,8 @@ func allIfNil(s *metav1.LabelSelector) *metav1.LabelSelector {
 }
 
 // clusterReaches reports whether a ClusterSidecarProfile can select workloads in a namespace.
-func clusterReaches(p Profile, namespace string, nsLabels map[string]string) bool {
-	if protectedNamespaces[namespace] {
+func clusterReaches(p Profile, namespace string, nsLabels map[string]string, protected Protected) bool {
+	if protected.Has(namespace) {
 		return false
 	}
 	if p.NamespaceSelector() == nil {

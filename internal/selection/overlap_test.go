@@ -81,7 +81,7 @@ func TestMayOverlap(t *testing.T) {
 		{"kube-system is out of a cluster profile's reach", local("kube-system"), cluster(nil), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := selection.MayOverlap(tc.a, tc.b, nsLabels); got != tc.want {
+			if got := selection.MayOverlap(tc.a, tc.b, nsLabels, selection.ProtectedNamespaces("outrigger-system")); got != tc.want {
 				t.Errorf("MayOverlap = %v, want %v", got, tc.want)
 			}
 		})

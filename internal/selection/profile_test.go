@@ -48,11 +48,11 @@ func TestDecodeProfile(t *testing.T) {
 }
 
 func TestCheck_NamesTheSelectorAndTheFix(t *testing.T) {
-	_, err := selection.Check(sp("a", "p", matchLabels("bad key!", "x")))
+	_, err := selection.Check(sp("a", "p", matchLabels("bad key!", "x")), selection.Protected{})
 	if err == nil || !strings.Contains(err.Error(), "spec.selector is invalid") || !strings.Contains(err.Error(), "fix the selector's label keys and values") {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := selection.Check(sp("a", "p", everything)); err != nil {
+	if _, err := selection.Check(sp("a", "p", everything), selection.Protected{}); err != nil {
 		t.Errorf("a valid selector: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ package selection
 
 import (
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -42,12 +43,15 @@ func Key(ref inject.ProfileRef, workloadNamespace string) string {
 type Selectors struct {
 	Workloads  labels.Selector
 	Namespaces labels.Selector // nil for a SidecarProfile: only its own namespace
+	// Protected are the namespaces the profile never reaches if it is a ClusterSidecarProfile.
+	Protected Protected
 }
 
 // Parse parses a profile's selectors. The CRD rejects most bad selectors; what it cannot check (label syntax)
 // is reported here with the field to fix.
-func Parse(p Profile) (Selectors, error) {
-	var s Selectors
+// protected are the namespaces that ClusterSidecarProfiles never reach (see Protected).
+func Parse(p Profile, protected Protected) (Selectors, error) {
+	s := Selectors{Protected: protected}
 	var err error
 	if p.ProfileSpec().Selector == nil {
 		return s, fmt.Errorf("spec.selector is required: set it to {} to select every workload")
@@ -67,8 +71,8 @@ func Parse(p Profile) (Selectors, error) {
 
 // Check parses a profile's selectors as Outrigger's validating webhook does before it admits the profile: the
 // error names the selector, what is wrong, and how label keys and values are written.
-func Check(p Profile) (Selectors, error) {
-	s, err := Parse(p)
+func Check(p Profile, protected Protected) (Selectors, error) {
+	s, err := Parse(p, protected)
 	if err != nil {
 		return s, fmt.Errorf("%w; fix the selector's label keys and values (a key is an optional DNS subdomain prefix and '/', "+
 			"then a name of at most 63 letters, digits, '-', '_' or '.'; a value is such a name or empty)", err)
@@ -76,17 +80,29 @@ func Check(p Profile) (Selectors, error) {
 	return s, nil
 }
 
-// protectedNamespaces are never reached by a ClusterSidecarProfile: kube-system, and the manager's own namespace
-// (added at start-up with ProtectNamespace), so that a cluster-wide profile cannot break the control plane's
-// add-ons or Outrigger itself. A SidecarProfile created inside one of them still applies there.
-var protectedNamespaces = map[string]bool{"kube-system": true}
+// Protected are the namespaces no ClusterSidecarProfile reaches, so that a cluster-wide profile cannot break the
+// control plane's add-ons or Outrigger itself: kube-system always, and those given to ProtectedNamespaces (the
+// manager's own). A SidecarProfile created inside one of them still applies there. It is a value, carried by
+// whoever selects (the manager's catalog, the CLI's options): no process-wide state.
+type Protected struct {
+	names []string
+}
 
-// ProtectNamespace adds a namespace that ClusterSidecarProfiles never select. Call it before the controllers
-// start; it is not safe to call concurrently with Selects.
-func ProtectNamespace(ns string) {
-	if ns != "" {
-		protectedNamespaces[ns] = true
+// ProtectedNamespaces protects kube-system and the given namespaces ("" is ignored). The zero Protected protects
+// kube-system only.
+func ProtectedNamespaces(namespaces ...string) Protected {
+	var p Protected
+	for _, ns := range namespaces {
+		if ns != "" && !p.Has(ns) {
+			p.names = append(p.names, ns)
+		}
 	}
+	return p
+}
+
+// Has reports whether a namespace is protected.
+func (p Protected) Has(namespace string) bool {
+	return namespace == metav1.NamespaceSystem || slices.Contains(p.names, namespace)
 }
 
 // OptedOut reports whether a workload opted out of injection with the InjectLabel.

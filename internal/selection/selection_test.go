@@ -176,7 +176,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := selection.Parse(tc.profile)
+			s, err := selection.Parse(tc.profile, selection.Protected{})
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatalf("Parse: no error, want one containing %q", tc.wantErr)
@@ -417,7 +417,7 @@ func TestSelects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := selection.Parse(tc.profile)
+			s, err := selection.Parse(tc.profile, selection.Protected{})
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -434,7 +434,7 @@ func TestSelects(t *testing.T) {
 // workloads of kube-system (e.g. CoreDNS). Either the exception or the documentation is wrong.
 func TestSelects_ClusterProfileWithoutNamespaceSelectorExceptsKubeSystem(t *testing.T) {
 	p := csp("logs", everything, nil)
-	s, err := selection.Parse(p)
+	s, err := selection.Parse(p, selection.Protected{})
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -610,5 +610,18 @@ func TestForEngine_OnCreateInjectsAWorkloadBeingCreated(t *testing.T) {
 	if got := selection.ForEngine(p, beingCreated, false); got.KeepOnly {
 		t.Errorf("KeepOnly = true for a workload being created (zero creationTimestamp), want false: " +
 			"an OnCreate profile would never inject through the webhook")
+	}
+}
+
+// kube-system is always protected; Outrigger's own namespace when it is given; nothing else.
+func TestProtectedNamespaces(t *testing.T) {
+	p := selection.ProtectedNamespaces("outrigger-system", "")
+	for ns, want := range map[string]bool{"kube-system": true, "outrigger-system": true, "default": false, "": false} {
+		if got := p.Has(ns); got != want {
+			t.Errorf("Has(%q) = %v, want %v", ns, got, want)
+		}
+	}
+	if !(selection.Protected{}).Has("kube-system") || (selection.Protected{}).Has("outrigger-system") {
+		t.Error("the zero Protected protects kube-system only")
 	}
 }

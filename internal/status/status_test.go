@@ -707,7 +707,7 @@ func TestCompute_BoundsInvalidSpecMessage(t *testing.T) {
 			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"not valid " + strings.Repeat("v", 40000)}},
 		}}},
 	}
-	_, specErr := selection.Parse(p)
+	_, specErr := selection.Parse(p, selection.Protected{})
 	if specErr == nil {
 		t.Fatal("Parse accepted a malformed label value")
 	}

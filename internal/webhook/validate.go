@@ -48,7 +48,7 @@ func (v *ProfileValidator) Handle(ctx context.Context, req admission.Request) ad
 	if changed {
 		// Creates and the updates that change what the profile selects or injects; an update of its metadata
 		// alone (a finalizer going) must pass even if the profile predates a rule.
-		if _, err := selection.Parse(p); err != nil {
+		if _, err := selection.Parse(p, v.Collisions.Protected); err != nil {
 			return admission.Denied(err.Error() + "; fix the selector's label keys and values " +
 				"(a key is an optional DNS subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' or '.'; a value is such a name or empty)")
 		}
@@ -91,19 +91,21 @@ func (v *ProfileValidator) authorize(ctx context.Context, req admission.Request,
 // no other object are in the CRD.
 type CollisionValidator struct {
 	Reader client.Reader
+	// Protected are the namespaces ClusterSidecarProfiles never reach: two profiles cannot meet there.
+	Protected selection.Protected
 }
 
 // Check checks a profile against every other profile it can meet on a workload. A failure to list the others is
 // a warning, not a refusal: a collision is a conflict the status reports, not a way around anyone's rights.
 func (v CollisionValidator) Check(ctx context.Context, p selection.Profile) admission.Response {
-	cat := catalog.Catalog{Reader: v.Reader}
+	cat := catalog.Catalog{Reader: v.Reader, Protected: v.Protected}
 	others, err := othersInReach(ctx, cat, p)
 	if err != nil {
 		return admission.Allowed("").WithWarnings(fmt.Sprintf("Outrigger could not check this profile against the others: %v", err))
 	}
 	nsLabels := func(ns string) map[string]string { l, _ := cat.NamespaceLabels(ctx, ns); return l }
 	for _, q := range others {
-		if sameProfile(p, q) || !q.GetDeletionTimestamp().IsZero() || !selection.MayOverlap(p, q, nsLabels) {
+		if sameProfile(p, q) || !q.GetDeletionTimestamp().IsZero() || !selection.MayOverlap(p, q, nsLabels, v.Protected) {
 			continue
 		}
 		if msg := collision(p, q); msg != "" {

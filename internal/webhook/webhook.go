@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/selection"
 )
 
 // Paths the webhooks are served on; config/webhook/manifests.yaml points the apiserver at them.
@@ -21,12 +22,13 @@ const (
 // Register serves both webhooks on the manager's webhook server. They read profiles and namespaces from the
 // manager's cache, so answering costs no apiserver round trip; only the authorization of a profile's author
 // asks the apiserver (SubjectAccessReviews, which no cache can answer).
-func Register(mgr ctrl.Manager) {
+// protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own).
+func Register(mgr ctrl.Manager, protected selection.Protected) {
 	server := mgr.GetWebhookServer()
 	c := mgr.GetClient()
-	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{Catalog: catalog.Catalog{Reader: c}}})
+	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{Catalog: catalog.Catalog{Reader: c, Protected: protected}}})
 	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &ProfileValidator{
 		Authorizer: Authorizer{Client: c},
-		Collisions: CollisionValidator{Reader: c},
+		Collisions: CollisionValidator{Reader: c, Protected: protected},
 	}})
 }

@@ -118,7 +118,7 @@ func profiles(ctx context.Context) ([]selection.Profile, error) {
 func (m *model) expect(d *appsv1.Deployment, ps []selection.Profile) (inject.Result, error) {
 	var input []inject.Profile
 	for _, p := range ps {
-		sel, err := selection.Parse(p)
+		sel, err := selection.Parse(p, selection.Protected{})
 		if err != nil {
 			return inject.Result{}, fmt.Errorf("profile %s: %w", p.GetName(), err)
 		}

@@ -77,7 +77,8 @@ func ProfileKey(p selection.Profile) string {
 
 // WorkloadsOf lists the workloads of a kind that a profile selects now or that carry its injection: the only
 // workloads a change to the profile can affect. They are the cache's own objects, not copies: read-only.
-func WorkloadsOf(ctx context.Context, c client.Reader, kind workload.Kind, p selection.Profile) ([]client.Object, error) {
+// protected are the namespaces ClusterSidecarProfiles never reach.
+func WorkloadsOf(ctx context.Context, c client.Reader, kind workload.Kind, p selection.Profile, protected selection.Protected) ([]client.Object, error) {
 	seen := map[types.NamespacedName]client.Object{}
 	recorded := kind.NewList()
 	if err := c.List(ctx, recorded, client.MatchingFields{injectedProfiles: ProfileKey(p)}, client.UnsafeDisableDeepCopy); err != nil {
@@ -86,7 +87,7 @@ func WorkloadsOf(ctx context.Context, c client.Reader, kind workload.Kind, p sel
 	for _, o := range kind.Items(recorded) {
 		seen[client.ObjectKeyFromObject(o)] = o
 	}
-	sel, err := selection.Parse(p)
+	sel, err := selection.Parse(p, protected)
 	if err != nil || !p.GetDeletionTimestamp().IsZero() || !p.ProfileSpec().SelectsKind(kind.Name) {
 		return values(seen), nil
 	}

@@ -29,11 +29,11 @@ func (r *Reconciler) observe(ctx context.Context, p selection.Profile) (status.I
 
 		NativeSidecarsUnsupported: r.NativeSidecarsUnsupported,
 	}
-	sel, specErr := selection.Parse(p)
+	sel, specErr := selection.Parse(p, r.Catalog.Protected)
 	in.SpecError = specErr
 	ref := selection.Ref(p)
 	for _, kind := range r.Kinds {
-		objs, err := index.WorkloadsOf(ctx, r.Client, kind, p)
+		objs, err := index.WorkloadsOf(ctx, r.Client, kind, p, r.Catalog.Protected)
 		if err != nil {
 			return in, fmt.Errorf("listing %ss: %w", kind.Name, err)
 		}

@@ -34,9 +34,8 @@ var specOrDeletionChanged = predicate.Or(predicate.GenerationChangedPredicate{},
 })
 
 // mapWorkloadToProfiles enqueues the profiles of one kind that select a workload or are recorded on it.
-func mapWorkloadToProfiles(c client.Reader, kind workload.Kind, clusterScoped bool) handler.MapFunc {
+func mapWorkloadToProfiles(cat catalog.Catalog, kind workload.Kind, clusterScoped bool) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		cat := catalog.Catalog{Reader: c}
 		profiles, err := cat.ProfilesInScope(ctx, obj.GetNamespace())
 		if err != nil {
 			log.FromContext(ctx).Error(err, "listing profiles")
@@ -52,7 +51,7 @@ func mapWorkloadToProfiles(c client.Reader, kind workload.Kind, clusterScoped bo
 			if (p.GetNamespace() == "") != clusterScoped {
 				continue
 			}
-			sel, err := selection.Parse(p)
+			sel, err := selection.Parse(p, cat.Protected)
 			if recorded[index.ProfileKey(p)] || (err == nil && selection.Selects(p, sel, kind.Name, obj, nsLabels)) {
 				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 			}

@@ -246,9 +246,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named(strings.ToLower(string(r.Kind.Name))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		For(r.Kind.NewObject()).
-		Watches(&v1alpha1.SidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind)),
+		Watches(&v1alpha1.SidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind, r.Catalog.Protected)),
 			builder.WithPredicates(profileSpecOrDeletionChanged)).
-		Watches(&v1alpha1.ClusterSidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind)),
+		Watches(&v1alpha1.ClusterSidecarProfile{}, handler.EnqueueRequestsFromMapFunc(mapProfileToWorkloads(c, r.Kind, r.Catalog.Protected)),
 			builder.WithPredicates(profileSpecOrDeletionChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToWorkloads(c, r.Kind)),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
@@ -256,9 +256,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // mapProfileToWorkloads enqueues the workloads of the kind a profile event can affect.
-func mapProfileToWorkloads(c client.Reader, kind registry.Kind) handler.MapFunc {
+func mapProfileToWorkloads(c client.Reader, kind registry.Kind, protected selection.Protected) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		objs, err := index.WorkloadsOf(ctx, c, kind, obj.(selection.Profile))
+		objs, err := index.WorkloadsOf(ctx, c, kind, obj.(selection.Profile), protected)
 		if err != nil {
 			log.FromContext(ctx).Error(err, "listing the workloads of a profile", "profile", obj.GetName())
 			return nil
