@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,6 +33,10 @@ import (
 // subresource (only ownerReferences with blockOwnerDeletion need it, and Outrigger sets none).
 // +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles;clustersidecarprofiles,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=sidecars.outrigger.dev,resources=sidecarprofiles/status;clustersidecarprofiles/status,verbs=patch
+
+// pendingRecheck is how soon a profile with writes still to make looks again: a write the apiserver refuses
+// leaves nothing a watch would deliver, so only looking again tells the write happened or was refused.
+const pendingRecheck = 5 * time.Second
 
 // staleRetry is how soon a profile whose finalizer patch met a newer object is looked at again.
 const staleRetry = time.Second
@@ -86,18 +91,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if deleting && !carriesAny(in.Workloads) {
 		return retryIfStale(ctx, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer))
 	}
-	if err := r.patchStatus(ctx, p, status.Compute(*p.ProfileStatus(), in)); err != nil {
+	st := status.Compute(*p.ProfileStatus(), in)
+	if err := r.patchStatus(ctx, p, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: recheck(in)}, nil
+	return ctrl.Result{RequeueAfter: recheck(in, st)}, nil
 }
 
-// recheck is how soon to look again although no watch event may come: refused writes leave no trace to watch,
-// and a recent restart stops counting once RecentRestartWindow has passed. Zero: only events wake us.
-func recheck(in status.Input) time.Duration {
+// recheck is how soon to look again although no watch event may come: refused writes leave no trace to watch
+// (neither the first refusal of a write still pending, nor the next ones), and a recent restart stops counting
+// once RecentRestartWindow has passed. Zero: only events wake us.
+func recheck(in status.Input, st v1alpha1.SidecarProfileStatus) time.Duration {
 	next := status.RecheckAfter(in)
-	if hasFailures(in.Workloads) && (next == 0 || failureRecheck < next) {
-		next = failureRecheck
+	soonest := func(d time.Duration) {
+		if next == 0 || d < next {
+			next = d
+		}
+	}
+	if hasFailures(in.Workloads) {
+		soonest(failureRecheck)
+	}
+	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReconciling); c != nil && c.Reason == v1alpha1.ReasonProgressing {
+		soonest(pendingRecheck)
 	}
 	return next
 }
@@ -181,7 +196,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto, builder.WithPredicates(specOrDeletionChanged))
 	for _, kind := range r.Kinds {
 		// Only changes to what a workload carries, to its labels or to its rollout can change a profile's status.
-		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(c, kind, clusterScoped), r.pacer},
+		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(r.Catalog, kind, clusterScoped), r.pacer},
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged(kind))))
 	}
 	// The cache holds only pods carrying Outrigger's label (podcache.ByObject), so this watches only those.
