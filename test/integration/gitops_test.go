@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/internal/argocdhealth"
+	"github.com/outrigger-dev/outrigger/test/argocdhealth"
 )
 
 // Coexistence with GitOps tools, checked with the tools' own write paths against the envtest apiserver, with the
