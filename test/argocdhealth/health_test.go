@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/internal/argocdhealth"
+	"github.com/outrigger-dev/outrigger/test/argocdhealth"
 )
 
 // customizations is Outrigger's Argo CD resource_customizations directory, as Argo CD lays it out:
