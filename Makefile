@@ -90,7 +90,16 @@ build: ## Build the manager into bin/.
 run: ## Run the manager against the cluster of the current kubeconfig (reconcilers only: the cluster cannot reach a webhook on your machine).
 	go run ./cmd/manager --enable-webhooks=false
 
-IMG ?= outrigger:local
+# The manager's image. config/manager/kustomization.yaml names it: its images entry renames manager.yaml's
+# placeholder (controller), to outrigger:local as shipped. IMG defaults to that image, so that `kustomize edit set
+# image` there is still honoured; make deploy sets the image to IMG.
+MANAGER_IMAGE_NAME := $(or $(shell awk '/^- name: controller$$/ {f = 1; next} /^- / {f = 0} f && $$1 == "newName:" {print $$2}' \
+	config/manager/kustomization.yaml),controller)
+IMG ?= $(or $(shell awk '/^- name: controller$$/ {f = 1; next} /^- / {f = 0} f && $$1 == "newName:" {n = $$2} \
+	f && $$1 == "newTag:" {t = ":" $$2} f && $$1 == "digest:" {d = "@" $$2} END {if (n != "") print n (d != "" ? d : t)}' \
+	config/manager/kustomization.yaml),controller:latest)
+IMG := $(IMG)
+
 .PHONY: docker-build
 docker-build: ## Build the manager's container image with Docker (or set CONTAINER_TOOL=podman).
 	$(or $(CONTAINER_TOOL),docker) build -t $(IMG) .
@@ -101,12 +110,9 @@ install: manifests ## Install the CRDs into the cluster of the current kubeconfi
 
 # make deploy applies config/default through an overlay in bin/deploy that sets the manager's image to IMG, as
 # `kustomize edit set image` would, without a kustomize binary and without editing config/. The overlay matches
-# the name config/default renders the image under: config/manager renames manager.yaml's placeholder
-# (controller) to its images entry's newName.
+# the name config/default renders the image under, MANAGER_IMAGE_NAME.
 KUBECTL ?= kubectl
 DEPLOY_DIR := $(LOCALBIN)/deploy
-MANAGER_IMAGE_NAME = $(or $(shell awk '/^- name: controller$$/ {f = 1; next} f && /^  newName:/ {print $$2; exit} /^- / {f = 0}' \
-	config/manager/kustomization.yaml),controller)
 
 .PHONY: deploy-kustomization
 deploy-kustomization: ## Write bin/deploy/kustomization.yaml: config/default with the manager's image IMG.
