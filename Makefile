@@ -13,6 +13,7 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUBEBUILDER_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
+ENVTEST_BINARIES := kube-apiserver etcd kubectl
 export KUBEBUILDER_ASSETS K8S_VERSION ETCD_VERSION
 export GOTOOLCHAIN := local
 
@@ -46,9 +47,10 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: envtest-binaries
-envtest-binaries: $(KUBEBUILDER_ASSETS)/kube-apiserver ## Build kube-apiserver, kubectl and etcd from Go modules into bin/.
+envtest-binaries: $(addprefix $(KUBEBUILDER_ASSETS)/,$(ENVTEST_BINARIES)) ## Build kube-apiserver, kubectl and etcd from Go modules into bin/.
 
-$(KUBEBUILDER_ASSETS)/kube-apiserver:
+# The script builds whichever of the three is missing (a build cut short can leave one without the others).
+$(addprefix $(KUBEBUILDER_ASSETS)/,$(ENVTEST_BINARIES)) &:
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-binaries.sh
 
 .PHONY: test
