@@ -9,12 +9,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // Stdin is the path that names standard input, as in kubectl.
@@ -222,12 +226,13 @@ func (d *Document) parse() error {
 	return nil
 }
 
+// isKnownKind reports whether the CLI reads documents of the kind: the workload kinds of the registry
+// (internal/workload), the profiles, and Namespaces (for their labels).
 func isKnownKind(kind string) bool {
-	switch kind {
-	case "Deployment", "Job", "CronJob", "SidecarProfile", "ClusterSidecarProfile", "Namespace":
+	if _, isProfile := selection.NewProfile(kind); isProfile || kind == "Namespace" {
 		return true
 	}
-	return false
+	return slices.ContainsFunc(workload.All, func(k workload.Kind) bool { return k.GVK.Kind == kind })
 }
 
 // isJSON reports whether the document was written as JSON (a flow mapping), which is re-encoded as YAML when

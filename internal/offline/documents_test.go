@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 func TestSplit_KeepsEveryByteAndCountsOnlyRealDocuments(t *testing.T) {
@@ -108,5 +112,31 @@ func TestRead_DirectoriesStdinAndRecursion(t *testing.T) {
 	}
 	if _, err := (&Reader{}).Read([]string{filepath.Join(dir, "missing.yaml")}); err == nil {
 		t.Errorf("a missing file: no error")
+	}
+}
+
+// The kinds the CLI injects and reads come from the registry of internal/workload: every kind there, in the API
+// version Outrigger reads it as, and no other version.
+func TestKindsComeFromTheRegistry(t *testing.T) {
+	for _, k := range workload.All {
+		d := &Document{meta: metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: k.GVK.GroupVersion().String(), Kind: k.GVK.Kind}}}
+		if got, ok := workloadKind(d); !ok || got.Name != k.Name {
+			t.Errorf("%s: workloadKind = %v, %v", k.GVK, got.Name, ok)
+		}
+		if !isKnownKind(k.GVK.Kind) {
+			t.Errorf("%s is not a known kind", k.GVK.Kind)
+		}
+		d.meta.APIVersion = k.GVK.Group + "/v1beta1"
+		if _, ok := workloadKind(d); ok {
+			t.Errorf("%s: another version is taken for the kind", d.meta.APIVersion)
+		}
+	}
+	for kind, want := range map[string]bool{"SidecarProfile": true, "ClusterSidecarProfile": true, "Namespace": true, "ConfigMap": false} {
+		if isKnownKind(kind) != want {
+			t.Errorf("isKnownKind(%s) = %v", kind, !want)
+		}
+	}
+	if got := kindList(); got != "Deployment, Job or CronJob" {
+		t.Errorf("kindList() = %q", got)
 	}
 }

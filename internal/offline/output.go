@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // WriteYAML prints the documents as a multi-document YAML stream: each document's text, unchanged ones byte for
@@ -91,7 +93,7 @@ func WriteExplanation(w io.Writer, reports []*Report, format string) error {
 		writeReport(&b, r)
 	}
 	if len(reports) == 0 {
-		b.WriteString("no Deployment, Job or CronJob among the inputs\n")
+		fmt.Fprintf(&b, "no %s among the inputs\n", kindList())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -137,4 +139,17 @@ func writeReport(b *strings.Builder, r *Report) {
 			fmt.Fprintf(b, "  %s %s: selects it, %s (revision %s): %s\n", mark, v.Profile, v.Outcome, v.Revision, strings.Join(v.Sidecars, ", "))
 		}
 	}
+}
+
+// kindList names the workload kinds of the registry (internal/workload) for a sentence: "Deployment, Job or
+// CronJob".
+func kindList() string {
+	var names []string
+	for _, n := range workload.Names() {
+		names = append(names, string(n))
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -139,8 +140,8 @@ func unusedProfiles(inputs []*Document, profiles []profile) []string {
 	}
 	var out []string
 	for _, d := range inputs {
-		if k := d.meta.Kind; (k == "SidecarProfile" || k == "ClusterSidecarProfile") && !given[k+"/"+d.meta.Name] {
-			out = append(out, fmt.Sprintf("%s: %s %s is among the manifests but not used: pass it with --profiles too", d.Where(), k, d.meta.Name))
+		if _, isProfile := selection.NewProfile(d.meta.Kind); isProfile && !given[d.meta.Kind+"/"+d.meta.Name] {
+			out = append(out, fmt.Sprintf("%s: %s %s is among the manifests but not used: pass it with --profiles too", d.Where(), d.meta.Kind, d.meta.Name))
 		}
 	}
 	return out
@@ -153,15 +154,10 @@ type predictor struct {
 	catalog  catalog.Catalog
 }
 
-// workloadKind returns the kind of a document the webhook would be called for: apps/v1 Deployments, batch/v1
-// Jobs and CronJobs.
+// workloadKind returns the kind of a document the webhook would be called for: a workload kind of the registry
+// (internal/workload), in the API version Outrigger reads it as.
 func workloadKind(d *Document) (workload.Kind, bool) {
-	want := map[v1alpha1.WorkloadKind]string{v1alpha1.KindDeployment: "apps/v1", v1alpha1.KindJob: "batch/v1", v1alpha1.KindCronJob: "batch/v1"}
-	k, ok := workload.ByName(v1alpha1.WorkloadKind(d.meta.Kind))
-	if !ok || d.meta.APIVersion != want[k.Name] {
-		return workload.Kind{}, false
-	}
-	return k, true
+	return workload.ByGVK(schema.FromAPIVersionAndKind(d.meta.APIVersion, d.meta.Kind))
 }
 
 // document returns a document as the webhook would leave it and, for a workload, its report.
