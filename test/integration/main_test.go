@@ -62,6 +62,10 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
+	if err := testEnv.InstallManagerRBAC(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: the manager's RBAC:", err)
+		return 1
+	}
 	if err := startManager(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: manager:", err)
 		return 1
@@ -84,13 +88,15 @@ func zapLevel() zapcore.Level {
 }
 
 // startManager runs Outrigger's manager in the test process, built by internal/manager as cmd/manager builds it
-// (its cache, request metrics, webhooks), with a transport that counts its writes to workloads. Two settings
-// differ from cmd/manager's defaults, on purpose: Normal events are on (--normal-events), because tests read
-// them to see what a write did, and the webhook serves envtest's certificate (--webhook-cert-mode=external).
+// (its cache, request metrics, webhooks), as its own ServiceAccount, with a transport that counts its writes to
+// workloads. Two settings differ from cmd/manager's defaults, on purpose: Normal events are on (--normal-events),
+// because tests read them to see what a write did, and the webhook serves envtest's certificate
+// (--webhook-cert-mode=external).
 func startManager() error {
 	managerMu.Lock()
 	defer managerMu.Unlock()
-	mcfg := rest.CopyConfig(cfg)
+	// As its ServiceAccount, with the rights config/default grants it: a missing grant fails here first.
+	mcfg := testEnv.ManagerConfig()
 	mcfg.WrapTransport = writes.wrap
 	m, err := controlplane.StartInProcessManager(context.Background(), testEnv, mcfg, manager.Options{
 		NormalEvents: true,
