@@ -2,16 +2,13 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 )
@@ -34,7 +31,7 @@ func (v *ProfileValidator) Handle(ctx context.Context, req admission.Request) ad
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	p, err := decodeProfile(req, req.Object.Raw)
+	p, err := selection.DecodeProfile(req.Kind.Kind, req.Object.Raw, req.Namespace)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
@@ -48,9 +45,8 @@ func (v *ProfileValidator) Handle(ctx context.Context, req admission.Request) ad
 	if changed {
 		// Creates and the updates that change what the profile selects or injects; an update of its metadata
 		// alone (a finalizer going) must pass even if the profile predates a rule.
-		if _, err := selection.Parse(p, v.Collisions.Protected); err != nil {
-			return admission.Denied(err.Error() + "; fix the selector's label keys and values " +
-				"(a key is an optional DNS subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' or '.'; a value is such a name or empty)")
+		if _, err := selection.Check(p, v.Collisions.Protected); err != nil {
+			return admission.Denied(err.Error())
 		}
 		if resp := v.authorize(ctx, req, p); !resp.Allowed {
 			return resp
@@ -64,7 +60,7 @@ func specChanged(req admission.Request, p selection.Profile) (bool, admission.Re
 	if req.Operation != admissionv1.Update {
 		return true, admission.Allowed("")
 	}
-	old, err := decodeProfile(req, req.OldObject.Raw)
+	old, err := selection.DecodeProfile(req.Kind.Kind, req.OldObject.Raw, req.Namespace)
 	if err != nil {
 		return false, admission.Errored(http.StatusBadRequest, fmt.Errorf("the profile before the update: %w", err))
 	}
@@ -78,7 +74,7 @@ func (v *ProfileValidator) authorize(ctx context.Context, req admission.Request,
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf(
 			"Outrigger could not check that the author of %s may change the workloads it can select, so it refuses the profile rather than let it through unchecked; "+
-				"retry, and if this persists check that Outrigger's ServiceAccount may create subjectaccessreviews.authorization.k8s.io: %w", describe(p), err))
+				"retry, and if this persists check that Outrigger's ServiceAccount may create subjectaccessreviews.authorization.k8s.io: %w", selection.Name(p), err))
 	}
 	if msg != "" {
 		return admission.Denied(msg)
@@ -108,31 +104,11 @@ func (v CollisionValidator) Check(ctx context.Context, p selection.Profile) admi
 		if sameProfile(p, q) || !q.GetDeletionTimestamp().IsZero() || !selection.MayOverlap(p, q, nsLabels, v.Protected) {
 			continue
 		}
-		if msg := collision(p, q); msg != "" {
+		if msg := selection.Collision(p, q); msg != "" {
 			return admission.Denied(msg)
 		}
 	}
 	return admission.Allowed("")
-}
-
-// decodeProfile reads the profile in raw (the request's object, or its old object) as the kind of the request.
-func decodeProfile(req admission.Request, raw []byte) (selection.Profile, error) {
-	var p selection.Profile
-	switch req.Kind.Kind {
-	case "SidecarProfile":
-		p = &v1alpha1.SidecarProfile{}
-	case "ClusterSidecarProfile":
-		p = &v1alpha1.ClusterSidecarProfile{}
-	default:
-		return nil, fmt.Errorf("not a profile: %s", req.Kind.Kind)
-	}
-	if err := json.Unmarshal(raw, p); err != nil {
-		return nil, fmt.Errorf("cannot read the %s: %w", req.Kind.Kind, err)
-	}
-	if p.GetNamespace() == "" && req.Namespace != "" {
-		p.SetNamespace(req.Namespace)
-	}
-	return p, nil
 }
 
 // othersInReach lists the profiles p may meet: for a SidecarProfile, those of its namespace and the cluster ones;
@@ -146,22 +122,4 @@ func othersInReach(ctx context.Context, cat catalog.Catalog, p selection.Profile
 
 func sameProfile(a, b selection.Profile) bool {
 	return selection.Ref(a) == selection.Ref(b) && a.GetNamespace() == b.GetNamespace()
-}
-
-// collision names the sidecars and volumes p shares with q, the other profile, and what to do.
-func collision(p, q selection.Profile) string {
-	clashes := selection.SharedNames(p, q)
-	if len(clashes) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s collides with %s, which can select the same workloads: rename it, or make the two profiles' selectors (or workloadKinds) disjoint",
-		strings.Join(clashes, " and "), describe(q))
-}
-
-// describe names a profile as a person would look it up.
-func describe(p selection.Profile) string {
-	if p.GetNamespace() == "" {
-		return "ClusterSidecarProfile " + p.GetName()
-	}
-	return "SidecarProfile " + p.GetNamespace() + "/" + p.GetName()
 }

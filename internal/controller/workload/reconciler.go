@@ -141,10 +141,13 @@ func (r *Reconciler) reportConflicts(ctx context.Context, obj client.Object, res
 
 // profile reads a profile recorded on or selecting a workload of a namespace from the cache; nil when it is gone.
 func (r *Reconciler) profile(ctx context.Context, ref inject.ProfileRef, namespace string) selection.Profile {
-	var p selection.Profile = &v1alpha1.SidecarProfile{}
+	p, ok := selection.NewProfile(ref.Kind)
+	if !ok {
+		return nil
+	}
 	key := client.ObjectKey{Namespace: namespace, Name: ref.Name}
 	if ref.Kind == inject.KindClusterSidecarProfile {
-		p, key = &v1alpha1.ClusterSidecarProfile{}, client.ObjectKey{Name: ref.Name}
+		key.Namespace = ""
 	}
 	if err := r.Get(ctx, key, p); err != nil {
 		return nil
