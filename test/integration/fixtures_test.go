@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/test/profilecases"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
@@ -57,38 +58,13 @@ func logShipperSpec() v1alpha1.SidecarProfileSpec {
 	}
 }
 
-// sidecarSpec is a profile with one sidecar of the given name, selecting app=<app>.
-func sidecarSpec(app, sidecar string) v1alpha1.SidecarProfileSpec {
-	return v1alpha1.SidecarProfileSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
-		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: sidecar, Image: "busybox:local", Command: []string{"sleep", "infinity"}}}},
-	}
-}
-
-func newProfile(namespace, name string, spec v1alpha1.SidecarProfileSpec) *v1alpha1.SidecarProfile {
-	return &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Spec: spec}
-}
-
-// newDeployment is a minimal Deployment labelled app=<name>, with optional init containers and volumes.
-func newDeployment(namespace, name string, mutate ...func(*appsv1.Deployment)) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "app", Image: "busybox:local", Command: []string{"sleep", "infinity"},
-				}}},
-			},
-		},
-	}
-	for _, m := range mutate {
-		m(d)
-	}
-	return d
-}
+// The fixtures the suite shares with test/cli's tables: a one-sidecar profile spec selecting app=<app>, a
+// SidecarProfile, a minimal Deployment labelled app=<name>.
+var (
+	sidecarSpec   = profilecases.SidecarSpec
+	newProfile    = profilecases.NewProfile
+	newDeployment = profilecases.NewDeployment
+)
 
 func create(t *testing.T, objs ...client.Object) {
 	t.Helper()
