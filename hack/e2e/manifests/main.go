@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 func main() {
@@ -61,7 +63,7 @@ func adapt(in []byte, mode string, port int, image, apiserver string) ([]byte, e
 		}
 		kind, _ := obj["kind"].(string)
 		switch {
-		case kind == "Deployment":
+		case kind == workload.Deployment.GVK.Kind: // config/default has one Deployment: the manager
 			managers++
 			if mode == "process" {
 				continue
