@@ -22,12 +22,14 @@ func (p *ClusterSidecarProfile) NamespaceSelector() *metav1.LabelSelector {
 	return p.Spec.NamespaceSelector
 }
 
-// SelectsKind reports whether the profile applies to workloads of the given kind.
+// SelectsKind reports whether the profile applies to workloads of the given kind: one listed in workloadKinds,
+// or, when none is listed, one of DefaultWorkloadKinds.
 func (s *SidecarProfileSpec) SelectsKind(kind WorkloadKind) bool {
-	if len(s.WorkloadKinds) == 0 {
-		return true
+	kinds := s.WorkloadKinds
+	if len(kinds) == 0 {
+		kinds = DefaultWorkloadKinds
 	}
-	for _, k := range s.WorkloadKinds {
+	for _, k := range kinds {
 		if k == kind {
 			return true
 		}

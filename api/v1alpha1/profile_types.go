@@ -16,6 +16,11 @@ const (
 	KindCronJob    WorkloadKind = "CronJob"
 )
 
+// DefaultWorkloadKinds are the kinds a profile that lists no workloadKinds applies to. The set is fixed: a kind
+// Outrigger learns later is reached only by the profiles that list it, so upgrading Outrigger never starts
+// injecting (and rolling) workloads that an existing profile did not reach before.
+var DefaultWorkloadKinds = []WorkloadKind{KindDeployment, KindJob, KindCronJob}
+
 // Placement says where a profile's sidecars go relative to the workload's own init containers.
 // +kubebuilder:validation:Enum=BeforeInitContainers;AfterInitContainers
 type Placement string
