@@ -347,5 +347,5 @@ type ClusterSidecarProfileList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&SidecarProfile{}, &SidecarProfileList{}, &ClusterSidecarProfile{}, &ClusterSidecarProfileList{})
+	register(&SidecarProfile{}, &SidecarProfileList{}, &ClusterSidecarProfile{}, &ClusterSidecarProfileList{})
 }
