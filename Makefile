@@ -1,11 +1,17 @@
 # Outrigger. `make help` lists the targets.
 
-# Kubernetes version of the binaries the tests run against (built from Go modules by hack/): written once, in
-# internal/controlplane/version.go, and read from there (then expanded once).
+# Kubernetes versions of the binaries the tests run against (built from Go modules by hack/): written once, in
+# internal/controlplane/version.go, and read from there (then expanded once). K8S_VERSION is what `make test` runs
+# on; OLDEST_K8S_VERSION the oldest Kubernetes the README promises, which `make test-oldest` runs on.
 K8S_VERSION ?= $(shell sed -n 's/^const KubernetesVersion = "\(.*\)"/\1/p' internal/controlplane/version.go)
 K8S_VERSION := $(K8S_VERSION)
+OLDEST_K8S_VERSION ?= $(shell sed -n 's/^const OldestKubernetesVersion = "\(.*\)"/\1/p' internal/controlplane/version.go)
+OLDEST_K8S_VERSION := $(OLDEST_K8S_VERSION)
 ifeq ($(K8S_VERSION),)
 $(error K8S_VERSION: no `const KubernetesVersion = "..."` line in internal/controlplane/version.go)
+endif
+ifeq ($(OLDEST_K8S_VERSION),)
+$(error OLDEST_K8S_VERSION: no `const OldestKubernetesVersion = "..."` line in internal/controlplane/version.go)
 endif
 ETCD_VERSION ?= v3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -14,6 +20,7 @@ LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUBEBUILDER_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
 ENVTEST_BINARIES := kube-apiserver etcd kubectl
+OLDEST_ASSETS := $(LOCALBIN)/k8s/$(OLDEST_K8S_VERSION)
 export KUBEBUILDER_ASSETS K8S_VERSION ETCD_VERSION
 export GOTOOLCHAIN := local
 
@@ -53,9 +60,22 @@ envtest-binaries: $(addprefix $(KUBEBUILDER_ASSETS)/,$(ENVTEST_BINARIES)) ## Bui
 $(addprefix $(KUBEBUILDER_ASSETS)/,$(ENVTEST_BINARIES)) &:
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-binaries.sh
 
+$(addprefix $(OLDEST_ASSETS)/,$(ENVTEST_BINARIES)) &:
+	K8S_VERSION=$(OLDEST_K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-binaries.sh
+
 .PHONY: test
 test: verify-generated vet envtest-binaries ## Unit and integration tests (real kube-apiserver and etcd).
 	go test ./... -count=1
+
+# The packages whose tests start a control plane (they import envtest or internal/controlplane), found by go list
+# so that a test moving between packages needs no change here; the benchmarks and the end-to-end tests excepted.
+INTEGRATION_PKGS = $(shell go list -e -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... | \
+	awk '/ (sigs\.k8s\.io\/controller-runtime\/pkg\/envtest|github\.com\/outrigger-dev\/outrigger\/internal\/controlplane)( |$$)/ {print $$1}' | \
+	grep -v -e '/test/bench$$' -e '/test/e2e$$')
+
+.PHONY: test-oldest
+test-oldest: $(addprefix $(OLDEST_ASSETS)/,$(ENVTEST_BINARIES)) ## The integration tests on the oldest Kubernetes the README promises (OLDEST_K8S_VERSION).
+	KUBEBUILDER_ASSETS=$(OLDEST_ASSETS) go test $(INTEGRATION_PKGS) -count=1
 
 # BENCH_N (default 1000,5000 Deployments) and BENCH_PODS (default 20000,5000: pods, of which injected) size the
 # scale benchmark (test/bench); it writes its table and plot to bin/bench/. BENCH_N=200 is a quick run.
