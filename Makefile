@@ -15,9 +15,11 @@ $(error OLDEST_K8S_VERSION: no `const OldestKubernetesVersion = "..."` line in i
 endif
 ETCD_VERSION ?= v3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
 
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUBEBUILDER_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
 ENVTEST_BINARIES := kube-apiserver etcd kubectl
 OLDEST_ASSETS := $(LOCALBIN)/k8s/$(OLDEST_K8S_VERSION)
@@ -52,6 +54,10 @@ fmt: ## go fmt.
 .PHONY: vet
 vet: ## go vet.
 	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint with .golangci.yml (vet, staticcheck, errcheck, unused, ..., gofmt and goimports).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: envtest-binaries
 envtest-binaries: $(addprefix $(KUBEBUILDER_ASSETS)/,$(ENVTEST_BINARIES)) ## Build kube-apiserver, kubectl and etcd from Go modules into bin/.
@@ -157,6 +163,10 @@ deploy: manifests deploy-kustomization ## Install Outrigger (CRDs, RBAC, manager
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+$(GOLANGCI_LINT):
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/golangci-lint $(GOLANGCI_LINT)
 
 ##@ End to end (a real single-node cluster in .e2e/; needs root; see hack/e2e/README.md)
 
