@@ -143,7 +143,7 @@ KUBECTL ?= kubectl
 DEPLOY_DIR := $(LOCALBIN)/deploy
 
 .PHONY: deploy-kustomization
-deploy-kustomization: ## Write bin/deploy/kustomization.yaml: config/default with the manager's image IMG.
+deploy-kustomization: # writes bin/deploy/kustomization.yaml: config/default with the manager's image IMG
 	@mkdir -p $(DEPLOY_DIR)
 	@img='$(IMG)'; ref=$${img%%@*}; \
 	case "$${ref##*/}" in *:*) name=$${ref%:*} pin="  newTag: $${ref##*:}";; *) name=$$ref pin="  newTag: latest";; esac; \
