@@ -62,6 +62,9 @@ type Options struct {
 	// Propagation and RetainPrevious time a rotation (see Keeper); 0 means DefaultPropagation and
 	// DefaultRetainPrevious.
 	Propagation, RetainPrevious time.Duration
+	// RotatorName names the rotator's controller; "" is cert-controller's "cert-rotator". It must be unique in
+	// the process: a test that starts a second manager in it gives another.
+	RotatorName string
 }
 
 // CacheByObject limits the manager's cache to the one Secret and the two webhook configurations it needs, so the
@@ -164,6 +167,7 @@ func (k *Keeper) Setup(ctx context.Context, mgr ctrl.Manager) (<-chan struct{}, 
 		// Every replica serves webhooks, so every replica needs the certificate, leader or not. Replicas that
 		// rotate at the same time conflict on the Secret's resourceVersion, and the losers retry.
 		RequireLeaderElection: false,
+		ControllerName:        o.RotatorName,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("adding the certificate rotator: %w", err)

@@ -35,12 +35,13 @@ type InProcessManager struct {
 //   - with o.Webhook.Enabled, not SelfManaged, and no Port, the webhook server listens where env's webhook
 //     configurations point, with the certificate the apiserver trusts (env.WebhookServing, Options.Webhooks).
 //
-// internal/manager names its controllers, and controller-runtime refuses a name twice in a process: to start a
-// manager again in the same process (a restart), set o.SkipControllerNameValidation.
+// internal/manager names its controllers, and controller-runtime refuses a name twice in a process, which a test
+// that restarts the manager, or runs again (go test -count), does: SkipControllerNameValidation is always set.
 func StartInProcessManager(ctx context.Context, env *Env, cfg *rest.Config, o manager.Options) (*InProcessManager, error) {
 	if cfg == nil {
 		cfg = env.Config
 	}
+	o.SkipControllerNameValidation = true
 	if o.MetricsAddr == "" {
 		o.MetricsAddr = "0"
 	}

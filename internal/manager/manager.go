@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -63,6 +65,9 @@ type WebhookOptions struct {
 	Certs certs.Options
 }
 
+// rotators numbers the certificate rotators of managers started again in one process.
+var rotators atomic.Int32
+
 // New builds the manager. ctx stops what New starts in the background; Start the manager with the same ctx.
 func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	scheme := runtime.NewScheme()
@@ -86,6 +91,10 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	webhookTLSOpts := tlsOpts
 	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {
+		if o.SkipControllerNameValidation {
+			// cert-controller names its controller itself, outside the manager's controller options.
+			o.Webhook.Certs.RotatorName = fmt.Sprintf("cert-rotator-%d", rotators.Add(1))
+		}
 		maps.Copy(cacheOpts.ByObject, o.Webhook.Certs.CacheByObject())
 		keeper = certs.NewKeeper(o.Webhook.Certs)
 		webhookTLSOpts = append(slices.Clone(tlsOpts), keeper.ServeFromMemory)

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -43,12 +44,13 @@ func TestBadProfiles_TheCLIRefusesWhatTheClusterRefuses(t *testing.T) {
 	}
 	for i, row := range rows {
 		t.Run(row.Name, func(t *testing.T) {
-			ns := newNamespace(t, fmt.Sprintf("bad-%d", i), nil)
+			name := unique(fmt.Sprintf("bad-%d", i))
+			ns := newNamespace(t, name, nil)
 			var before []client.Object
 			if row.Before != nil {
 				before = row.Before(ns)
 			}
-			obj := row.Profile(ns, fmt.Sprintf("bad-%d", i))
+			obj := row.Profile(ns, name)
 			// The CLI reads the objects as written, before the apiserver fills them in.
 			res, cliErr := predict(t, ns, append(before, obj))
 			create(t, before...)
@@ -120,9 +122,9 @@ func TestBadProfiles_TheCLIRefusesWhatTheClusterRefuses(t *testing.T) {
 func TestDefaultedProfiles_TheCLIWritesTheRevisionTheClusterStores(t *testing.T) {
 	for i, row := range profilecases.DefaultedProfiles() {
 		t.Run(row.Name, func(t *testing.T) {
-			ns := fmt.Sprintf("defaulted-%d", i)
+			ns := unique(fmt.Sprintf("defaulted-%d", i))
 			nsObj := newNamespace(t, ns, map[string]string{profilecases.NamespaceLabel: ns})
-			obj := row.Profile(nsObj, fmt.Sprintf("defaulted-%d", i))
+			obj := row.Profile(nsObj, ns)
 			written := inject.Revision(obj.(selection.Profile).ProfileSpec().DeepCopy())
 			dep := profilecases.NewDeployment(ns, "web")
 			namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{profilecases.NamespaceLabel: ns}}}
@@ -246,6 +248,10 @@ func newNamespace(t *testing.T, name string, labels map[string]string) string {
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})
 	return name
 }
+
+// unique makes the names of one run of a test its own: go test -count runs it again against the same cluster,
+// where the namespaces and cluster profiles of the run before may still be going.
+func unique(name string) string { return name + "-" + utilrand.String(5) }
 
 func create(t *testing.T, objs ...client.Object) {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,15 +20,27 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/selection"
 )
 
-const (
-	crashSet       = "crash"
-	crashNSLabel   = "faults.outrigger.dev/crash"
-	crashCluster   = "faults-logshipper"
-	crashMesh      = "faults-mesh"
-	crashMeshNS    = "faults-0" // the namespaced profile's namespace, where the special Deployments live too
-	crashOutsideNS = "faults-outside"
-	crashN         = 200
+const crashN = 200
+
+// The names of TestCrashSafety's objects, of this run of it (see nextRun).
+var (
+	crashSet, crashNSLabel, crashCluster, crashMesh string
+	crashMeshNS                                     string // the namespaced profile's namespace, where the special Deployments live too
+	crashOutsideNS                                  string
 )
+
+// nameCrashRun gives this run of TestCrashSafety names of its own.
+func nameCrashRun() {
+	r := nextRun()
+	crashSet, crashNSLabel = "crash-"+r, "faults.outrigger.dev/crash-"+r
+	crashCluster, crashMesh = "faults-logshipper-"+r, "faults-mesh-"+r
+	crashMeshNS, crashOutsideNS = crashNS(0), "faults-outside-"+r
+}
+
+// crashNS is the name of the i-th namespace of this run of TestCrashSafety.
+func crashNS(i int) string {
+	return fmt.Sprintf("faults-%s-%d", strings.TrimPrefix(crashSet, "crash-"), i)
+}
 
 // crashPhase is one profile change, during which the manager is killed with SIGKILL when the tracker has seen
 // the given fractions of the writes it needs.
@@ -55,11 +68,12 @@ type crashReport struct {
 // Deployments of varied shapes, restarts it, and checks after each change that every Deployment is exactly the
 // engine's result for the template its author wrote (the template itself, after removal), written once.
 func TestCrashSafety(t *testing.T) {
+	nameCrashRun()
 	ctx := context.Background()
 	started := time.Now()
 	nsLabels := map[string]map[string]string{crashOutsideNS: {"kubernetes.io/metadata.name": crashOutsideNS}}
 	for i := range 4 {
-		ns := fmt.Sprintf("faults-%d", i)
+		ns := crashNS(i)
 		nsLabels[ns] = map[string]string{crashNSLabel: "true", "kubernetes.io/metadata.name": ns}
 	}
 	for ns, labels := range nsLabels {
@@ -79,7 +93,7 @@ func TestCrashSafety(t *testing.T) {
 		var ds []*appsv1.Deployment
 		for range n {
 			v := variants[late%len(variants)]
-			ds = append(ds, deployment(v, crashSet, fmt.Sprintf("faults-%d", late%4), fmt.Sprintf("%s-%s-%03d", prefix, v.name, late)))
+			ds = append(ds, deployment(v, crashSet, crashNS(late%4), fmt.Sprintf("%s-%s-%03d", prefix, v.name, late)))
 			late++
 		}
 		return ds
@@ -126,7 +140,7 @@ func crashDeployments() []*appsv1.Deployment {
 	}
 	for i := range crashN - len(ds) {
 		v := variants[i%len(variants)]
-		ns := fmt.Sprintf("faults-%d", i%4)
+		ns := crashNS(i % 4)
 		if i%20 == 19 {
 			ns = crashOutsideNS
 		}

@@ -154,7 +154,7 @@ func logshipperSpec(image string) v1alpha1.SidecarProfileSpec {
 func clusterProfile(name, set, nsLabel, image string) *v1alpha1.ClusterSidecarProfile {
 	spec := logshipperSpec(image)
 	spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{setLabel: set}}
-	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name},
+	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: runLabels()},
 		Spec: v1alpha1.ClusterSidecarProfileSpec{
 			NamespaceSelector:  &metav1.LabelSelector{MatchLabels: map[string]string{nsLabel: "true"}},
 			SidecarProfileSpec: spec,
@@ -163,7 +163,7 @@ func clusterProfile(name, set, nsLabel, image string) *v1alpha1.ClusterSidecarPr
 
 // meshProfile is a namespace's proxy, placed after the workload's own init containers, second in order.
 func meshProfile(namespace, name, set string) *v1alpha1.SidecarProfile {
-	return &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+	return &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: runLabels()},
 		Spec: v1alpha1.SidecarProfileSpec{
 			Selector:  &metav1.LabelSelector{MatchLabels: map[string]string{setLabel: set}},
 			Placement: v1alpha1.PlacementAfterInitContainers,

@@ -20,11 +20,21 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 )
 
+// The names of TestLeaderFailover's objects, of this run of it (see nextRun); the lease namespace too, so that
+// a run does not wait for the lease a killed replica of the run before left.
+var leaderSet, leaderNSLabel, leaderProfile, leaseNS string
+
+// nameLeaderRun gives this run of TestLeaderFailover names of its own.
+func nameLeaderRun() {
+	r := nextRun()
+	leaderSet, leaderNSLabel = "leader-"+r, "faults.outrigger.dev/leader-"+r
+	leaderProfile, leaseNS = "faults-leader-logshipper-"+r, "faults-leases-"+r
+}
+
+// leaderNS is the name of the i-th namespace of this run of TestLeaderFailover.
+func leaderNS(i int) string { return fmt.Sprintf("faults-%s-%d", leaderSet, i) }
+
 const (
-	leaderSet     = "leader"
-	leaderNSLabel = "faults.outrigger.dev/leader"
-	leaderProfile = "faults-leader-logshipper"
-	leaseNS       = "faults-leases"
 	// leaseName is internal/manager's LeaderElectionID.
 	leaseName = "outrigger.sidecars.outrigger.dev"
 	leaderN   = 100
@@ -44,11 +54,12 @@ const (
 // at one port only, so only the first replica's webhook is reachable by the apiserver, and the second listens
 // on a port of its own that nobody calls. That is fine here: the webhook plays no part in the failover.
 func TestLeaderFailover(t *testing.T) {
+	nameLeaderRun()
 	ctx := context.Background()
 	started := time.Now()
 	nsLabels := map[string]map[string]string{}
 	for i := range 2 {
-		ns := fmt.Sprintf("faults-leader-%d", i)
+		ns := leaderNS(i)
 		nsLabels[ns] = map[string]string{leaderNSLabel: "true", "kubernetes.io/metadata.name": ns}
 	}
 	for ns, labels := range nsLabels {
@@ -138,7 +149,7 @@ func leaderDeployments(nsLabels map[string]map[string]string) []*appsv1.Deployme
 	var ds []*appsv1.Deployment
 	for i := range leaderN {
 		v := variants[i%len(variants)]
-		ds = append(ds, deployment(v, leaderSet, fmt.Sprintf("faults-leader-%d", i%len(nsLabels)), fmt.Sprintf("%s-%03d", v.name, i)))
+		ds = append(ds, deployment(v, leaderSet, leaderNS(i%len(nsLabels)), fmt.Sprintf("%s-%03d", v.name, i)))
 	}
 	return ds
 }

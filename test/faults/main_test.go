@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,4 +245,20 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runs counts the runs of this package's tests in the process. go test -count runs each test again against the
+// same control plane, which keeps what the run before created (envtest runs no namespace controller, so deleted
+// namespaces never go): every run names its namespaces, labels, profiles and lease namespace after its number.
+var runs atomic.Int32
+
+// nextRun returns the name of a new run: r1, r2, ...
+func nextRun() string { return fmt.Sprintf("r%d", runs.Add(1)) }
+
+// runLabel marks the profiles of a run: a run checks the status of its own profiles only.
+const runLabel = "faults.outrigger.dev/run"
+
+// runLabels are the labels of the current run's profiles.
+func runLabels() map[string]string {
+	return map[string]string{runLabel: fmt.Sprintf("r%d", runs.Load())}
 }

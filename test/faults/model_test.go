@@ -97,14 +97,14 @@ func (m *model) get(k string) *tracked {
 func profiles(ctx context.Context) ([]selection.Profile, error) {
 	var out []selection.Profile
 	var cps v1alpha1.ClusterSidecarProfileList
-	if err := shared.c.List(ctx, &cps); err != nil {
+	if err := shared.c.List(ctx, &cps, client.MatchingLabels(runLabels())); err != nil {
 		return nil, err
 	}
 	for i := range cps.Items {
 		out = append(out, &cps.Items[i])
 	}
 	var sps v1alpha1.SidecarProfileList
-	if err := shared.c.List(ctx, &sps); err != nil {
+	if err := shared.c.List(ctx, &sps, client.MatchingLabels(runLabels())); err != nil {
 		return nil, err
 	}
 	for i := range sps.Items {

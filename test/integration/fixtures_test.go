@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/test/profilecases"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/test/profilecases"
 )
 
 // seed reads a workload from test/testdata/seed into a namespace.

@@ -100,9 +100,7 @@ func startManager() error {
 	mcfg.WrapTransport = writes.wrap
 	m, err := controlplane.StartInProcessManager(context.Background(), testEnv, mcfg, manager.Options{
 		NormalEvents: true,
-		// A restarted manager registers the same controller names again in this process.
-		SkipControllerNameValidation: true,
-		Webhook:                      manager.WebhookOptions{Enabled: true},
+		Webhook:      manager.WebhookOptions{Enabled: true},
 	})
 	if err != nil {
 		return err

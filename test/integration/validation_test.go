@@ -30,7 +30,7 @@ func TestValidation_InvalidProfilesAreRefusedNamingTheField(t *testing.T) {
 			if tc.Before != nil {
 				create(t, tc.Before(ns)...)
 			}
-			obj := tc.Profile(ns, fmt.Sprintf("bad-%d", i))
+			obj := tc.Profile(ns, fmt.Sprintf("bad-%d-%s", i, ns)) // ns is this run's own: -count runs the table again
 			err := k8s.Create(context.Background(), obj, tc.Opts...)
 			if tc.Outcome == profilecases.Refused {
 				g.Expect(err).To(HaveOccurred(), "the apiserver accepted an invalid profile")
