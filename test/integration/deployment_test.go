@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -245,12 +246,14 @@ func TestDeployment_ProfileChangeFollowsUpdatePolicy(t *testing.T) {
 // namespace label changes.
 func TestDeployment_ClusterProfileFollowsNamespaceSelector(t *testing.T) {
 	g := NewWithT(t)
-	in, out := newNamespace(t, map[string]string{"mesh": "on"}), newNamespace(t, nil)
+	// The label is this run's own: go test -count runs the test again, and the namespaces of the run before stay.
+	mesh := "on-" + rand.String(5)
+	in, out := newNamespace(t, map[string]string{"mesh": mesh}), newNamespace(t, nil)
 	create(t, newDeployment(in, "web"), newDeployment(out, "web"))
 	spec := sidecarSpec("web", "mesh-proxy")
 	cp := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "mesh-" + in},
 		Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: spec,
-			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"mesh": "on"}}}}
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"mesh": mesh}}}}
 	create(t, cp)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), cp) })
 	g.Eventually(func(g Gomega) {
@@ -262,9 +265,7 @@ func TestDeployment_ClusterProfileFollowsNamespaceSelector(t *testing.T) {
 	}, "1s", interval).Should(Succeed())
 
 	var nsObj corev1.Namespace
-	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Name: out}, &nsObj)).To(Succeed())
-	nsObj.Labels["mesh"] = "on"
-	g.Expect(k8s.Update(context.Background(), &nsObj)).To(Succeed())
+	updateObject(g, client.ObjectKey{Name: out}, &nsObj, func() { nsObj.Labels["mesh"] = mesh })
 	g.Eventually(func(g Gomega) {
 		g.Expect(initContainerNames(getDeployment(g, out, "web"))).To(Equal([]string{"mesh-proxy"}))
 		var got v1alpha1.ClusterSidecarProfile

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -114,7 +115,9 @@ func TestWebhook_UnreachableWebhookBlocksNothing(t *testing.T) {
 // Two profiles that can select the same workloads may not declare the same sidecar or volume: the second is
 // refused with a message naming the first. Profiles that cannot meet may.
 func TestWebhook_CollidingProfileIsRefusedNamingTheOther(t *testing.T) {
-	ns := newNamespace(t, map[string]string{"team": "payments"})
+	// The label is this run's own: go test -count runs the test again, and the namespaces of the run before stay.
+	team := "payments-" + rand.String(5)
+	ns := newNamespace(t, map[string]string{"team": team})
 	create(t, newProfile(ns, "logs", logShipperSpec()))
 	waitUntilSeen(NewWithT(t), ns, "logs")
 
@@ -132,7 +135,7 @@ func TestWebhook_CollidingProfileIsRefusedNamingTheOther(t *testing.T) {
 		}()), []string{`volume "data" (spec.volumes[0].name)`, "SidecarProfile " + ns + "/logs"}},
 		{"cluster profile reaching the namespace", &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "logs-" + ns},
 			Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: logShipperSpec(),
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}}}},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": team}}}},
 			[]string{"SidecarProfile " + ns + "/logs"}},
 		{"same sidecar, disjoint selector", newProfile(ns, "logs-other-app", func() v1alpha1.SidecarProfileSpec {
 			s := logShipperSpec()
@@ -146,7 +149,7 @@ func TestWebhook_CollidingProfileIsRefusedNamingTheOther(t *testing.T) {
 		}()), []string{"SidecarProfile " + ns + "/logs"}}, // logs selects every kind, so Jobs too
 		{"cluster profile for other namespaces", &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "logs-elsewhere-" + ns},
 			Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: logShipperSpec(),
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "search"}}}}, nil},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "search-" + team}}}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
