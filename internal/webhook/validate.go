@@ -72,7 +72,8 @@ func specChanged(req admission.Request, p selection.Profile) (bool, admission.Re
 func (v *ProfileValidator) authorize(ctx context.Context, req admission.Request, p selection.Profile) admission.Response {
 	msg, err := v.Authorizer.Check(ctx, req.UserInfo, p)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf(
+		// The refusal a person reads opens with the product's name, a proper noun (docs/security.md quotes it).
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf( //nolint:staticcheck // ST1005, see above
 			"Outrigger could not check that the author of %s may change the workloads it can select, so it refuses the profile rather than let it through unchecked; "+
 				"retry, and if this persists check that Outrigger's ServiceAccount may create subjectaccessreviews.authorization.k8s.io: %w", selection.Name(p), err))
 	}

@@ -131,7 +131,7 @@ func condition(st v1alpha1.SidecarProfileStatus, typ string) metav1.Condition {
 func ownedFields(g Gomega, obj client.Object, manager string) string {
 	for _, e := range obj.GetManagedFields() {
 		if e.Manager == manager && e.FieldsV1 != nil {
-			return string(e.FieldsV1.Raw)
+			return e.FieldsV1.GetRawString()
 		}
 	}
 	g.Expect(manager).To(BeEmpty(), "no managedFields entry for %s", manager)

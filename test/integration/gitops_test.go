@@ -229,7 +229,7 @@ func sidecarOwners(entries []metav1.ManagedFieldsEntry) []string {
 		}
 		for _, f := range []string{`"f:initContainers"`, `"f:volumes"`, `k:{\"mountPath\":\"/opt\"}`,
 			`"f:` + v1alpha1.InjectionAnnotation + `"`, `"f:` + v1alpha1.InjectedLabel + `"`} {
-			if strings.Contains(string(e.FieldsV1.Raw), f) {
+			if strings.Contains(string(e.FieldsV1.GetRawBytes()), f) {
 				owners = append(owners, fmt.Sprintf("%s (%s)", e.Manager, e.Operation))
 				break
 			}
