@@ -55,6 +55,13 @@ const (
 	// ReasonRolloutStuck (Stalled=True; and per workload): a Deployment exceeded its progress deadline
 	// (ProgressDeadlineExceeded); its events and pods say why.
 	ReasonRolloutStuck = "RolloutStuck"
+	// ReasonWaitingForPodDeletion (per workload): a StatefulSet or DaemonSet with updateStrategy OnDelete carries
+	// the current sidecars in its template, but its pods change only when someone deletes them; the message
+	// gives the command. Not counted as rolled out; the profile is not held Reconciling for it.
+	ReasonWaitingForPodDeletion = "WaitingForPodDeletion"
+	// ReasonRolloutPartitioned (per workload): a StatefulSet's rollingUpdate.partition stops its controller from
+	// updating the pods below the partition; lower the partition to go on.
+	ReasonRolloutPartitioned = "RolloutPartitioned"
 	// ReasonSidecarNotReady (Degraded=True; and per workload): a sidecar's readiness probe fails, or it has not
 	// started, in some pod.
 	ReasonSidecarNotReady = "SidecarNotReady"

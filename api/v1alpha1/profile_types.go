@@ -6,14 +6,16 @@ import (
 )
 
 // WorkloadKind names a kind of workload a profile can inject into.
-// +kubebuilder:validation:Enum=Deployment;Job;CronJob
+// +kubebuilder:validation:Enum=Deployment;Job;CronJob;StatefulSet;DaemonSet
 type WorkloadKind string
 
 // The workload kinds Outrigger injects into.
 const (
-	KindDeployment WorkloadKind = "Deployment"
-	KindJob        WorkloadKind = "Job"
-	KindCronJob    WorkloadKind = "CronJob"
+	KindDeployment  WorkloadKind = "Deployment"
+	KindJob         WorkloadKind = "Job"
+	KindCronJob     WorkloadKind = "CronJob"
+	KindStatefulSet WorkloadKind = "StatefulSet"
+	KindDaemonSet   WorkloadKind = "DaemonSet"
 )
 
 // DefaultWorkloadKinds are the kinds a profile that lists no workloadKinds applies to. The set is fixed: a kind
@@ -47,11 +49,13 @@ const (
 )
 
 // MaxSidecars bounds spec.sidecars; MaxVolumes bounds spec.volumes; MaxAppContainerMounts bounds
-// spec.appContainerMounts. The bounds keep the CRD's CEL rules cheap and the annotation Outrigger writes small.
+// spec.appContainerMounts; MaxWorkloadKinds bounds spec.workloadKinds (the markers repeat them). The bounds keep
+// the CRD's CEL rules cheap and the annotation Outrigger writes small.
 const (
 	MaxSidecars           = 10
 	MaxVolumes            = 10
 	MaxAppContainerMounts = 10
+	MaxWorkloadKinds      = 16
 )
 
 // SidecarProfileSpec declares sidecars and the workloads that get them. It is shared by SidecarProfile and
@@ -66,10 +70,13 @@ type SidecarProfileSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="spec.selector.matchExpressions[].values must be non-empty for In and NotIn (list the values), and left out for Exists and DoesNotExist"
 	Selector *metav1.LabelSelector `json:"selector"`
 
-	// workloadKinds limits the profile to some kinds of workload. Empty means Deployment, Job and CronJob.
+	// workloadKinds are the kinds of workload the profile injects into: Deployment, Job, CronJob, StatefulSet,
+	// DaemonSet. Empty means Deployment, Job and CronJob, and always will: a kind Outrigger learns to inject
+	// later reaches only the profiles that list it, so upgrading Outrigger never rolls a workload by itself.
+	// To reach StatefulSets and DaemonSets too, list every kind wanted.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:MaxItems=16
 	WorkloadKinds []WorkloadKind `json:"workloadKinds,omitempty"`
 
 	// sidecars are injected as native sidecars: init containers with restartPolicy Always. They start in this
@@ -237,7 +244,7 @@ const MaxNeedsAttention = 20
 
 // WorkloadAttention names one workload that needs a person, and why.
 type WorkloadAttention struct {
-	// kind of the workload: Deployment, Job or CronJob.
+	// kind of the workload: Deployment, Job, CronJob, StatefulSet or DaemonSet.
 	Kind WorkloadKind `json:"kind"`
 	// namespace of the workload.
 	// +kubebuilder:validation:MaxLength=63

@@ -61,15 +61,34 @@ func (r Result) Profile(ref ProfileRef) (ProfileResult, bool) {
 	return ProfileResult{}, false
 }
 
+// Option tells the engine about the workload beyond its pod template.
+type Option func(*builder)
+
+// WorkloadVolumes names volumes the workload's controller adds to every pod besides the template's (a
+// StatefulSet's volumeClaimTemplates), and who declares them, e.g. "the StatefulSet's volumeClaimTemplates": a
+// profile's volume of one of these names is a conflict. The engine never adds or removes them.
+func WorkloadVolumes(owner string, names ...string) Option {
+	return func(b *builder) {
+		for _, n := range names {
+			if _, taken := b.owner[volumeKey(n)]; !taken {
+				b.owner[volumeKey(n)] = owner
+			}
+		}
+	}
+}
+
 // Inject returns tmpl with the sidecars of the given profiles, and without those of recorded profiles that are
 // not given. tmpl is not modified.
-func Inject(tmpl *corev1.PodTemplateSpec, profiles []Profile) (Result, error) {
+func Inject(tmpl *corev1.PodTemplateSpec, profiles []Profile, opts ...Option) (Result, error) {
 	rec, err := ReadRecord(tmpl)
 	if err != nil {
 		return Result{}, err
 	}
 	live := ownedItems(tmpl, rec)
 	b := newBuilder(strip(tmpl, rec))
+	for _, o := range opts {
+		o(b)
+	}
 	sorted := sortedProfiles(profiles)
 	results := map[ProfileRef]ProfileResult{}
 	for _, p := range incumbentsFirst(sorted, rec) {

@@ -631,6 +631,7 @@ func TestInject_ReportsConflictsAndLeavesTheWorkloadsItemsAlone(t *testing.T) {
 		name     string
 		tmpl     *corev1.PodTemplateSpec
 		profiles []Profile
+		opts     []Option
 		// the profile expected to conflict, and its (first) conflict
 		conflicted ProfileRef
 		want       Conflict
@@ -660,6 +661,15 @@ func TestInject_ReportsConflictsAndLeavesTheWorkloadsItemsAlone(t *testing.T) {
 			profiles:   []Profile{logShipper("logs")},
 			conflicted: ProfileRef{KindSidecarProfile, "logs"},
 			want:       Conflict{Field: "spec.volumes[0].name", What: "volume", Name: "data", Owner: OwnerWorkload},
+			wantInit:   []string{},
+		},
+		{
+			name:       "volume named like a claim template of the StatefulSet",
+			tmpl:       podTemplate(withContainers(appContainer("app", volumeMount("data", "/var/lib/db")))),
+			profiles:   []Profile{logShipper("logs")},
+			opts:       []Option{WorkloadVolumes("the StatefulSet's volumeClaimTemplates", "www", "data")},
+			conflicted: ProfileRef{KindSidecarProfile, "logs"},
+			want:       Conflict{Field: "spec.volumes[0].name", What: "volume", Name: "data", Owner: "the StatefulSet's volumeClaimTemplates"},
 			wantInit:   []string{},
 		},
 		{
@@ -717,7 +727,15 @@ func TestInject_ReportsConflictsAndLeavesTheWorkloadsItemsAlone(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.tmpl.DeepCopy()
-			res := mustInject(t, tc.tmpl, tc.profiles...)
+			inject := func(profiles []Profile) Result {
+				t.Helper()
+				res, err := Inject(tc.tmpl, profiles, tc.opts...)
+				if err != nil {
+					t.Fatalf("Inject: %v", err)
+				}
+				return res
+			}
+			res := inject(tc.profiles)
 			expectTemplate(t, "the input", before, tc.tmpl)
 
 			pr, ok := res.Profile(tc.conflicted)
@@ -755,7 +773,7 @@ func TestInject_ReportsConflictsAndLeavesTheWorkloadsItemsAlone(t *testing.T) {
 					others = append(others, p)
 				}
 			}
-			expectTemplate(t, "without the conflicted profile", mustInject(t, tc.tmpl, others...).Template, res.Template)
+			expectTemplate(t, "without the conflicted profile", inject(others).Template, res.Template)
 		})
 	}
 }

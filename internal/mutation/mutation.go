@@ -46,7 +46,7 @@ type Mutation struct {
 // corev1.Container does not bound them.
 func Compute(kind workload.Kind, obj client.Object, profiles []inject.Profile) (Mutation, error) {
 	before := kind.Template(obj)
-	m, err := injectMountable(before, profiles)
+	m, err := injectMountable(before, profiles, kind.InjectOptions(obj))
 	if err != nil {
 		return m, err
 	}
@@ -64,11 +64,11 @@ func Compute(kind workload.Kind, obj client.Object, profiles []inject.Profile) (
 }
 
 // injectMountable injects the profiles, holding back those whose injected sidecars mount an undeclared volume.
-func injectMountable(tmpl *corev1.PodTemplateSpec, profiles []inject.Profile) (Mutation, error) {
+func injectMountable(tmpl *corev1.PodTemplateSpec, profiles []inject.Profile, opts []inject.Option) (Mutation, error) {
 	profiles = slices.Clone(profiles)
 	held := map[inject.ProfileRef]string{}
 	for {
-		res, err := inject.Inject(tmpl, profiles)
+		res, err := inject.Inject(tmpl, profiles, opts...)
 		if err != nil {
 			return Mutation{}, err
 		}

@@ -136,7 +136,7 @@ func TestKindsComeFromTheRegistry(t *testing.T) {
 			t.Errorf("isKnownKind(%s) = %v", kind, !want)
 		}
 	}
-	if got := kindList(); got != "Deployment, Job or CronJob" {
+	if got := kindList(); got != "Deployment, Job, CronJob, StatefulSet or DaemonSet" {
 		t.Errorf("kindList() = %q", got)
 	}
 }

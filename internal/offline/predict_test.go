@@ -234,7 +234,7 @@ func TestPredict_InvalidProfiles(t *testing.T) {
 		{"MountOfAnUndeclaredVolume", valid("SidecarProfile", "selector: {}\nappContainerMounts: [{name: data, mountPath: /data}]"), "spec.appContainerMounts[].name must name a volume declared in spec.volumes: add the volume there, or fix the name"},
 		{"MountPath", valid("SidecarProfile", "selector: {}\nvolumes: [{name: data, emptyDir: {}}]\nappContainerMounts: [{name: data, mountPath: data}]"), `spec.appContainerMounts[0].mountPath: Invalid value: "data": spec.appContainerMounts[0].mountPath in body should match '^/'`},
 		{"VolumeName", valid("SidecarProfile", "selector: {}\nvolumes: [{name: Data, emptyDir: {}}]"), "spec.volumes[0].name: Invalid value: name must be a DNS label"},
-		{"WorkloadKind", valid("SidecarProfile", "selector: {}\nworkloadKinds: [StatefulSet]"), `spec.workloadKinds[0]: Unsupported value: "StatefulSet": supported values: "Deployment", "Job", "CronJob"`},
+		{"WorkloadKind", valid("SidecarProfile", "selector: {}\nworkloadKinds: [ReplicaSet]"), `spec.workloadKinds[0]: Unsupported value: "ReplicaSet": supported values: "Deployment", "Job", "CronJob", "StatefulSet", "DaemonSet"`},
 		{"Placement", valid("SidecarProfile", "selector: {}\nplacement: Last"), `spec.placement: Unsupported value: "Last": supported values: "BeforeInitContainers", "AfterInitContainers"`},
 		{"Order", valid("SidecarProfile", "selector: {}\norder: 5000"), "spec.order: Invalid value: 5000: spec.order in body should be less than or equal to 1000"},
 		{"DuplicateField", valid("SidecarProfile", "selector: {}\nselector: {}"), `"selector" already set`},

@@ -114,7 +114,7 @@ func readyMessage(in Input, t tally) string {
 	}
 	msg := fmt.Sprintf("%d of %d selected workloads carry the current sidecars (revision %s)", t.upToDate, t.matched, in.Revision)
 	if n := t.attentionTotal; n > 0 {
-		msg += fmt.Sprintf("; %d left as they are (updatePolicy OnCreate, or Jobs that cannot change): see status.needsAttention", n)
+		msg += fmt.Sprintf("; %d left as they are (updatePolicy OnCreate, Jobs that cannot change, rollouts held by OnDelete or a partition): see status.needsAttention", n)
 	}
 	return msg
 }

@@ -131,6 +131,11 @@ func (t *tally) countRollout(in Input, w WorkloadObservation) {
 		entry.Message = truncate(fmt.Sprintf("the rollout of the current sidecars is stuck (%s): see `kubectl describe %s -n %s %s` and its pods' events",
 			w.Rollout.Message, strings.ToLower(string(w.Kind)), w.Namespace, w.Name), 1024)
 		t.attention = append(t.attention, entry)
+	case w.Rollout.Held != "":
+		// Outrigger did its part; the workload's own controller waits for a person, by the workload's design.
+		entry := newEntry(w)
+		entry.Reason, entry.Message = w.Rollout.Held, truncate(w.Rollout.Message, 1024)
+		t.attention = append(t.attention, entry)
 	case w.Rollout.Done && podsAt(w.Sidecars, in.Revision):
 		t.rolledOut++
 	default:

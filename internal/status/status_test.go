@@ -967,3 +967,39 @@ func TestTruncate_KeepsUTF8Valid(t *testing.T) {
 		}
 	}
 }
+
+// A StatefulSet or DaemonSet whose own controller waits for a person (OnDelete, a partition) is reported with
+// what to do, is not counted rolled out, and does not keep the profile Reconciling: Outrigger did its part.
+func TestCompute_HeldRolloutIsReportedNotCountedNorWaitedFor(t *testing.T) {
+	held := func(reason, msg string) func(*WorkloadObservation) {
+		return func(w *WorkloadObservation) { w.Rollout = workload.Rollout{Held: reason, Message: msg} }
+	}
+	for _, tc := range []struct {
+		name, reason string
+		w            WorkloadObservation
+	}{
+		{"OnDelete StatefulSet", v1alpha1.ReasonWaitingForPodDeletion, obs(v1alpha1.KindStatefulSet, "db", "pg",
+			held(v1alpha1.ReasonWaitingForPodDeletion, "waiting for its pods to be deleted: kubectl -n db delete pod pg-1"))},
+		{"OnDelete DaemonSet", v1alpha1.ReasonWaitingForPodDeletion, obs(v1alpha1.KindDaemonSet, "kube-ops", "agent",
+			held(v1alpha1.ReasonWaitingForPodDeletion, "waiting for its pods to be deleted"))},
+		{"partitioned StatefulSet", v1alpha1.ReasonRolloutPartitioned, obs(v1alpha1.KindStatefulSet, "db", "pg",
+			held(v1alpha1.ReasonRolloutPartitioned, "held at partition 2"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{Generation: 1, Revision: rev, Workloads: []WorkloadObservation{tc.w, dep("team-a", "web")}}
+			st := Compute(v1alpha1.SidecarProfileStatus{}, in)
+			checkInvariants(t, in, st)
+			checkCond(t, st, v1alpha1.ConditionReady, wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
+				msg: []string{"2 of 2", "1 left as they are", "OnDelete or a partition"}})
+			checkCond(t, st, v1alpha1.ConditionReconciling, wantCond{status: metav1.ConditionFalse, reason: v1alpha1.ReasonSucceeded})
+			checkCond(t, st, v1alpha1.ConditionStalled, wantCond{status: metav1.ConditionFalse, reason: v1alpha1.ReasonSucceeded})
+			if st.RolledOut != 1 || st.UpToDate != 2 {
+				t.Errorf("rolledOut %d, upToDate %d; want 1 and 2", st.RolledOut, st.UpToDate)
+			}
+			if len(st.NeedsAttention) != 1 || st.NeedsAttention[0].Reason != tc.reason || st.NeedsAttention[0].Message != tc.w.Rollout.Message ||
+				st.NeedsAttention[0].Kind != tc.w.Kind {
+				t.Errorf("needsAttention = %+v, want one %s entry for the %s with its rollout's message", st.NeedsAttention, tc.reason, tc.w.Kind)
+			}
+		})
+	}
+}

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
 
 var when = metav1.Unix(1_700_000_000, 0)
@@ -78,6 +80,86 @@ func TestJobAndCronJobRollout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			NewWithT(t).Expect(tc.kind.Rollout(tc.in)).To(Equal(tc.want))
+		})
+	}
+}
+
+func statefulSet(replicas int32, generation int64, strategy appsv1.StatefulSetUpdateStrategy, s appsv1.StatefulSetStatus) *appsv1.StatefulSet {
+	return &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "pg", Generation: generation},
+		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To(replicas), UpdateStrategy: strategy}, Status: s}
+}
+
+func TestStatefulSetRollout(t *testing.T) {
+	rolling := appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType}
+	onDelete := appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+	partition := func(p int32) appsv1.StatefulSetUpdateStrategy {
+		return appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To(p)}}
+	}
+	done := appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3, UpdatedReplicas: 3, CurrentRevision: "pg-2", UpdateRevision: "pg-2"}
+	halfway := appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3, UpdatedReplicas: 1, CurrentRevision: "pg-1", UpdateRevision: "pg-2"}
+	for _, tc := range []struct {
+		name string
+		s    *appsv1.StatefulSet
+		want Rollout
+	}{
+		{"done", statefulSet(3, 2, rolling, done), Rollout{Done: true, Message: "3 of 3 replicas updated, 3 ready"}},
+		{"rolling, one pod updated", statefulSet(3, 2, rolling, halfway), Rollout{Message: "1 of 3 replicas updated, 3 ready"}},
+		{"all updated, revision not caught up yet", statefulSet(3, 2, rolling, appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3,
+			UpdatedReplicas: 3, CurrentRevision: "pg-1", UpdateRevision: "pg-2"}), Rollout{Message: "3 of 3 replicas updated, 3 ready"}},
+		{"controller behind the template", statefulSet(3, 3, rolling, done),
+			Rollout{Message: "the StatefulSet controller has not seen the current pod template yet; 3 of 3 replicas updated, 3 ready"}},
+		{"OnDelete waits for the pods to be deleted, with the command", statefulSet(3, 2, onDelete, halfway), Rollout{Held: v1alpha1.ReasonWaitingForPodDeletion,
+			Message: "waiting for its pods to be deleted: updateStrategy is OnDelete, so the StatefulSet controller replaces a pod only once it is deleted; " +
+				"1 of 3 replicas updated, 3 ready. Delete the old pods one at a time, highest ordinal first, each once the one before is ready again: " +
+				"kubectl -n db delete pod pg-2, then pg-1, pg-0"}},
+		{"OnDelete, every pod replaced: done", statefulSet(3, 2, onDelete, done), Rollout{Done: true, Message: "3 of 3 replicas updated, 3 ready"}},
+		{"OnDelete with many replicas names the first three", statefulSet(5, 2, onDelete, appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 5, ReadyReplicas: 5}),
+			Rollout{Held: v1alpha1.ReasonWaitingForPodDeletion, Message: "waiting for its pods to be deleted: updateStrategy is OnDelete, so the StatefulSet controller replaces a pod only once it is deleted; " +
+				"0 of 5 replicas updated, 5 ready. Delete the old pods one at a time, highest ordinal first, each once the one before is ready again: " +
+				"kubectl -n db delete pod pg-4, then pg-3, pg-2, ..."}},
+		{"partition reached: held, with what to lower", statefulSet(3, 2, partition(2), halfway), Rollout{Held: v1alpha1.ReasonRolloutPartitioned,
+			Message: "held at partition 2: the StatefulSet controller updates only the pods of ordinal 2 and up; 1 of 3 replicas updated, 3 ready. " +
+				"Lower spec.updateStrategy.rollingUpdate.partition to roll the rest out"}},
+		{"partition not reached yet: rolling", statefulSet(3, 2, partition(1), halfway), Rollout{Message: "1 of 3 replicas updated, 3 ready"}},
+		{"partition 0 is a plain rolling update", statefulSet(3, 2, partition(0), done), Rollout{Done: true, Message: "3 of 3 replicas updated, 3 ready"}},
+		{"replicas default to 1", &appsv1.StatefulSet{Status: appsv1.StatefulSetStatus{Replicas: 1, ReadyReplicas: 1, UpdatedReplicas: 1}},
+			Rollout{Done: true, Message: "1 of 1 replicas updated, 1 ready"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(StatefulSet.Rollout(tc.s)).To(Equal(tc.want))
+		})
+	}
+}
+
+func TestDaemonSetRollout(t *testing.T) {
+	ds := func(strategy appsv1.DaemonSetUpdateStrategyType, generation int64, s appsv1.DaemonSetStatus) *appsv1.DaemonSet {
+		return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "agent", Generation: generation},
+			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+				UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: strategy}}, Status: s}
+	}
+	done := appsv1.DaemonSetStatus{ObservedGeneration: 4, DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2, NumberAvailable: 2}
+	halfway := appsv1.DaemonSetStatus{ObservedGeneration: 4, DesiredNumberScheduled: 2, UpdatedNumberScheduled: 1, NumberAvailable: 2}
+	for _, tc := range []struct {
+		name string
+		d    *appsv1.DaemonSet
+		want Rollout
+	}{
+		{"done", ds(appsv1.RollingUpdateDaemonSetStrategyType, 4, done), Rollout{Done: true, Message: "2 of 2 scheduled pods updated, 2 available"}},
+		{"rolling", ds(appsv1.RollingUpdateDaemonSetStrategyType, 4, halfway), Rollout{Message: "1 of 2 scheduled pods updated, 2 available"}},
+		{"updated, one not available yet", ds(appsv1.RollingUpdateDaemonSetStrategyType, 4, appsv1.DaemonSetStatus{ObservedGeneration: 4,
+			DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2, NumberAvailable: 1}), Rollout{Message: "2 of 2 scheduled pods updated, 1 available"}},
+		{"no node to run on: done", ds(appsv1.RollingUpdateDaemonSetStrategyType, 4, appsv1.DaemonSetStatus{ObservedGeneration: 4}),
+			Rollout{Done: true, Message: "0 of 0 scheduled pods updated, 0 available"}},
+		{"controller behind the template", ds(appsv1.RollingUpdateDaemonSetStrategyType, 5, done),
+			Rollout{Message: "the DaemonSet controller has not seen the current pod template yet; 2 of 2 scheduled pods updated, 2 available"}},
+		{"OnDelete waits for the pods to be deleted, with the command", ds(appsv1.OnDeleteDaemonSetStrategyType, 4, halfway), Rollout{Held: v1alpha1.ReasonWaitingForPodDeletion,
+			Message: "waiting for its pods to be deleted: updateStrategy is OnDelete, so the DaemonSet controller replaces a pod only once it is deleted; " +
+				"1 of 2 scheduled pods updated, 2 available. Delete the old pods node by node: kubectl -n ops delete pod -l 'app=agent' --field-selector spec.nodeName=NODE"}},
+		{"OnDelete, every pod replaced: done", ds(appsv1.OnDeleteDaemonSetStrategyType, 4, done), Rollout{Done: true, Message: "2 of 2 scheduled pods updated, 2 available"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(DaemonSet.Rollout(tc.d)).To(Equal(tc.want))
 		})
 	}
 }

@@ -5,6 +5,8 @@
 package workload
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
 // Kind is one kind of workload: how to make its objects, where its pod template is, how to find its pods and
@@ -44,6 +47,22 @@ type Kind struct {
 	PodsThrough v1alpha1.WorkloadKind
 	// Rollout reads how far the workload's own controller got in running its current pod template.
 	Rollout func(client.Object) Rollout
+	// ClaimTemplates returns the names of the volumes the kind's controller adds to each pod besides the
+	// template's (a StatefulSet's volumeClaimTemplates); nil for kinds without any.
+	ClaimTemplates func(client.Object) []string
+}
+
+// InjectOptions tell the engine what the workload adds to its pods outside the pod template, so that a
+// profile's volume named like a claim template is a conflict rather than a pod the apiserver refuses.
+func (k Kind) InjectOptions(obj client.Object) []inject.Option {
+	if k.ClaimTemplates == nil {
+		return nil
+	}
+	names := k.ClaimTemplates(obj)
+	if len(names) == 0 {
+		return nil
+	}
+	return []inject.Option{inject.WorkloadVolumes(fmt.Sprintf("the %s's volumeClaimTemplates", k.Name), names...)}
 }
 
 // GroupResource is how RBAC and kubectl name the kind's resource: deployments.apps.
@@ -97,8 +116,44 @@ var CronJob = Kind{
 	Rollout:      func(o client.Object) Rollout { return cronJobRollout(o.(*batchv1.CronJob)) },
 }
 
+// StatefulSet is the apps/v1 StatefulSet kind. Its volumeClaimTemplates are never touched; their names are
+// taken, as the pods get volumes of those names.
+var StatefulSet = Kind{
+	Name:         v1alpha1.KindStatefulSet,
+	GVK:          appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
+	Resource:     "statefulsets",
+	NewObject:    func() client.Object { return &appsv1.StatefulSet{} },
+	NewList:      func() client.ObjectList { return &appsv1.StatefulSetList{} },
+	Items:        func(l client.ObjectList) []client.Object { return objects(l.(*appsv1.StatefulSetList).Items) },
+	Template:     func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.StatefulSet).Spec.Template },
+	TemplatePath: "/spec/template",
+	PodSelector:  func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.StatefulSet).Spec.Selector },
+	Rollout:      func(o client.Object) Rollout { return statefulSetRollout(o.(*appsv1.StatefulSet)) },
+	ClaimTemplates: func(o client.Object) []string {
+		var names []string
+		for _, c := range o.(*appsv1.StatefulSet).Spec.VolumeClaimTemplates {
+			names = append(names, c.Name)
+		}
+		return names
+	},
+}
+
+// DaemonSet is the apps/v1 DaemonSet kind.
+var DaemonSet = Kind{
+	Name:         v1alpha1.KindDaemonSet,
+	GVK:          appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
+	Resource:     "daemonsets",
+	NewObject:    func() client.Object { return &appsv1.DaemonSet{} },
+	NewList:      func() client.ObjectList { return &appsv1.DaemonSetList{} },
+	Items:        func(l client.ObjectList) []client.Object { return objects(l.(*appsv1.DaemonSetList).Items) },
+	Template:     func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.DaemonSet).Spec.Template },
+	TemplatePath: "/spec/template",
+	PodSelector:  func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.DaemonSet).Spec.Selector },
+	Rollout:      func(o client.Object) Rollout { return daemonSetRollout(o.(*appsv1.DaemonSet)) },
+}
+
 // All are the kinds Outrigger injects into, in the order spec.workloadKinds documents them.
-var All = []Kind{Deployment, Job, CronJob}
+var All = []Kind{Deployment, Job, CronJob, StatefulSet, DaemonSet}
 
 // Names returns the names of every kind, in the order of All.
 func Names() []v1alpha1.WorkloadKind {

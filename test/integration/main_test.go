@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/manager"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // The suite runs Outrigger's manager, built by internal/manager exactly as cmd/manager builds it, in the test
@@ -128,7 +130,16 @@ type writeCounter struct {
 	conflicts map[string]int
 }
 
-var workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(deployments|cronjobs|jobs)(/|$)`)
+// workloadPath matches the API path of a workload of any kind of the registry, capturing its namespace.
+var workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(` + strings.Join(workloadResources(), "|") + `)(/|$)`)
+
+func workloadResources() []string {
+	var out []string
+	for _, k := range workload.All {
+		out = append(out, k.Resource)
+	}
+	return out
+}
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {

@@ -2,20 +2,25 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// manualRolloutLabel opts a test's Deployment out of finishRollouts, for tests that write its status themselves
+// manualRolloutLabel opts a test's workload out of finishRollouts, for tests that write its status themselves
 // (a rollout in progress, a stuck one).
 const manualRolloutLabel = "test.outrigger.dev/rollout"
 
 // finishRollouts plays, for the envtest suite, the part of kube-controller-manager and the kubelets that
-// Outrigger reads: every Deployment whose status lags its generation is reported as fully rolled out, as the
-// deployment controller would once its pods are available. envtest runs no controllers, and without this no
-// profile selecting a Deployment could ever become Ready. It returns when ctx is done.
+// Outrigger reads: every Deployment, StatefulSet and DaemonSet whose status lags its generation is reported as
+// fully rolled out, as its controller would once its pods are available (a DaemonSet on one node). An OnDelete
+// StatefulSet or DaemonSet is reported as its controller does: it replaces no pod, so only a workload created
+// with its current template (generation 1) runs it. envtest runs no controllers, and without this no profile
+// selecting these workloads could ever become Ready. It returns when ctx is done.
 func finishRollouts(ctx context.Context) {
 	for {
 		select {
@@ -23,21 +28,64 @@ func finishRollouts(ctx context.Context) {
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
-		var list appsv1.DeploymentList
-		if err := k8s.List(ctx, &list); err != nil {
-			continue
-		}
-		for i := range list.Items {
-			d := &list.Items[i]
-			if d.Labels[manualRolloutLabel] == "manual" || d.Status.ObservedGeneration == d.Generation {
-				continue
+		finish(ctx, &appsv1.DeploymentList{}, func(o client.Object) bool {
+			d := o.(*appsv1.Deployment)
+			if d.Status.ObservedGeneration == d.Generation {
+				return false
 			}
 			replicas := ptr.Deref(d.Spec.Replicas, 1)
 			d.Status = appsv1.DeploymentStatus{
 				ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas,
 				ReadyReplicas: replicas, AvailableReplicas: replicas,
 			}
-			_ = k8s.Status().Update(ctx, d) // a conflict is retried on the next tick
-		}
+			return true
+		})
+		finish(ctx, &appsv1.StatefulSetList{}, func(o client.Object) bool {
+			s := o.(*appsv1.StatefulSet)
+			if s.Status.ObservedGeneration == s.Generation {
+				return false
+			}
+			replicas := ptr.Deref(s.Spec.Replicas, 1)
+			s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: replicas, ReadyReplicas: replicas,
+				AvailableReplicas: replicas, CurrentReplicas: replicas, UpdatedReplicas: replicas,
+				CurrentRevision: revision(s.Generation), UpdateRevision: revision(s.Generation)}
+			if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType && s.Generation > 1 {
+				s.Status.CurrentRevision, s.Status.UpdatedReplicas = revision(1), 0
+			}
+			return true
+		})
+		finish(ctx, &appsv1.DaemonSetList{}, func(o client.Object) bool {
+			d := o.(*appsv1.DaemonSet)
+			if d.Status.ObservedGeneration == d.Generation {
+				return false
+			}
+			d.Status = appsv1.DaemonSetStatus{ObservedGeneration: d.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+				NumberReady: 1, NumberAvailable: 1, UpdatedNumberScheduled: 1}
+			if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType && d.Generation > 1 {
+				d.Status.UpdatedNumberScheduled = 0
+			}
+			return true
+		})
 	}
 }
+
+// finish writes the status that done sets on every listed workload not labelled manualRolloutLabel; done says
+// whether there is anything to write.
+func finish(ctx context.Context, list client.ObjectList, done func(client.Object) bool) {
+	if err := k8s.List(ctx, list); err != nil {
+		return
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return
+	}
+	for _, item := range items {
+		o := item.(client.Object)
+		if o.GetLabels()[manualRolloutLabel] == "manual" || !done(o) {
+			continue
+		}
+		_ = k8s.Status().Update(ctx, o) // a conflict is retried on the next tick
+	}
+}
+
+func revision(generation int64) string { return fmt.Sprintf("rev-%d", generation) }

@@ -96,6 +96,29 @@ func NewDeployment(namespace, name string, mutate ...func(*appsv1.Deployment)) *
 	return d
 }
 
+// NewStatefulSet is a minimal StatefulSet labelled app=<name>, with one replica and its headless Service named
+// after it.
+func NewStatefulSet(namespace, name string, mutate ...func(*appsv1.StatefulSet)) *appsv1.StatefulSet {
+	d := NewDeployment(namespace, name)
+	s := &appsv1.StatefulSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.StatefulSetSpec{
+		ServiceName: name, Selector: d.Spec.Selector, Template: d.Spec.Template,
+	}}
+	for _, m := range mutate {
+		m(s)
+	}
+	return s
+}
+
+// NewDaemonSet is a minimal DaemonSet labelled app=<name>.
+func NewDaemonSet(namespace, name string, mutate ...func(*appsv1.DaemonSet)) *appsv1.DaemonSet {
+	d := NewDeployment(namespace, name)
+	ds := &appsv1.DaemonSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.DaemonSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}
+	for _, m := range mutate {
+		m(ds)
+	}
+	return ds
+}
+
 // BadProfiles is the table: SidecarProfiles first, then ClusterSidecarProfiles, then what the CRD cannot see. Every
 // validation rule of the CRD and of the validating webhook has a row, and so do the mistakes they cannot catch.
 func BadProfiles() []Bad {
@@ -158,8 +181,13 @@ func BadProfiles() []Bad {
 			}
 		}), Want: []string{"spec.appContainerMounts", "must have at most 10 items"}},
 		{Name: "too many workload kinds", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
-			s.WorkloadKinds = []v1alpha1.WorkloadKind{v1alpha1.KindJob, v1alpha1.KindCronJob, v1alpha1.KindDeployment, v1alpha1.KindJob}
-		}), Want: []string{"spec.workloadKinds", "must have at most 3 items"}},
+			for i := range v1alpha1.MaxWorkloadKinds + 1 {
+				s.WorkloadKinds = append(s.WorkloadKinds, v1alpha1.DefaultWorkloadKinds[i%len(v1alpha1.DefaultWorkloadKinds)])
+			}
+		}), Want: []string{"spec.workloadKinds", "must have at most 16 items"}},
+		{Name: "a workload kind listed twice", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.WorkloadKinds = []v1alpha1.WorkloadKind{v1alpha1.KindStatefulSet, v1alpha1.KindDaemonSet, v1alpha1.KindStatefulSet}
+		}), Want: []string{"spec.workloadKinds[2]", "Duplicate value"}},
 
 		// Sidecars.
 		{Name: "sidecar without a name", Profile: local(func(s *v1alpha1.SidecarProfileSpec) { s.Sidecars = []v1alpha1.Sidecar{sidecar("")} }),

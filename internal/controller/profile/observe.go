@@ -97,7 +97,7 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 	if err != nil {
 		return w, err
 	}
-	res, err := inject.Inject(tmpl, input)
+	res, err := inject.Inject(tmpl, input, kind.InjectOptions(obj)...)
 	if err != nil {
 		w.Failure = status.Failure{Reason: v1alpha1.ReasonInvalidRecord, Message: err.Error()}
 		return w, nil

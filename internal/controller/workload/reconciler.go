@@ -32,7 +32,7 @@ import (
 	registry "github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -68,7 +68,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.fail(obj, id, v1alpha1.ReasonReadFailed, v1alpha1.EventReadFailed, err)
 	}
 	before := r.Kind.Template(obj)
-	res, err := inject.Inject(before, profiles)
+	res, err := inject.Inject(before, profiles, r.Kind.InjectOptions(obj)...)
 	if err != nil {
 		// An unreadable record cannot heal by retrying; status and an event tell a person.
 		_ = r.fail(obj, id, v1alpha1.ReasonInvalidRecord, v1alpha1.EventInvalidRecord, err)
