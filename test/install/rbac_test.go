@@ -71,6 +71,12 @@ var allowedRBAC = map[string]allowedRole{
 			why: "the reconciler brings existing Deployments to the injected state with a patch of its own fields"},
 		{groups: list("batch"), resources: list("cronjobs"), verbs: list("get", "list", "watch", "patch"),
 			why: "the reconciler brings existing CronJobs' jobTemplate to the injected state with a patch"},
+		{groups: list("apps"), resources: list("statefulsets", "daemonsets"), verbs: list("get", "list", "watch", "patch"),
+			why: "the reconciler brings existing StatefulSets and DaemonSets to the injected state with a patch of their template"},
+		{groups: list("argoproj.io"), resources: list("rollouts"), verbs: list("get", "list", "watch", "patch"),
+			why: "Argo Rollouts are a built-in kind that is not built into Kubernetes: patched like Deployments"},
+		{groups: list("apiextensions.k8s.io"), resources: list("customresourcedefinitions"), verbs: readOnly,
+			why: "a kind whose CRD is not installed yet (Argo Rollouts) is served once its CRD appears, without a restart"},
 		{groups: list("batch"), resources: list("jobs"), verbs: readOnly,
 			why: "a Job's pod template cannot change: Jobs are injected at admission and only reported on"},
 		{groups: list("events.k8s.io"), resources: list("events"), verbs: list("create", "patch"),
@@ -313,7 +319,9 @@ func dangerous(role shippedRole, p permission) string {
 		return "patch on pods: Outrigger changes templates, never pods"
 	case strings.HasSuffix(p.resource, "webhookconfigurations") && p.verb != "list" && p.verb != "watch" && p.name == "":
 		return "a write to any webhook configuration: only Outrigger's own, by name"
-	case p.resource == "customresourcedefinitions" || p.resource == "certificatesigningrequests" || p.resource == "tokenrequests":
+	case p.resource == "customresourcedefinitions" && !slices.Contains(readOnly, p.verb):
+		return "a write to CRDs, which redefines every API the cluster serves"
+	case p.resource == "certificatesigningrequests" || p.resource == "tokenrequests":
 		return p.resource
 	case role.kind == "ClusterRole" && allowedRBAC[role.name].people && p.group != "sidecars.outrigger.dev" && p.url != "/metrics":
 		return "a role for people that grants more than profiles"
