@@ -24,6 +24,10 @@ const (
 	seedDir    = "../../test/testdata/seed"
 	logshipper = "testdata/logshipper-profile.yaml"
 	gitops     = "testdata/gitops"
+	// kinds has a StatefulSet with a claim template and a DaemonSet, a profile that lists them in
+	// workloadKinds and one that lists none; kinds/conflict a StatefulSet whose claim template is named like the
+	// first profile's volume.
+	kinds = "testdata/kinds"
 )
 
 // runCLI runs the command as main does, with stdin, and returns its exit code and outputs.
@@ -197,22 +201,31 @@ func TestInject_JSONOutput(t *testing.T) {
 	}
 }
 
+// The examples' outputs, as docs/cli.md shows them. The kinds example is what the cluster stores and reports
+// for the same objects: the same annotation (revisions) on the StatefulSet and the DaemonSet, and the
+// claim-template conflict in the profile's status (test/integration/kinds_test.go).
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
-		golden string
-		args   []string
+		dir, manifests, golden string
+		args                   []string
+		code                   int
 	}{
-		{"inject.golden.yaml", []string{"inject"}},
-		{"explain.golden.txt", []string{"explain"}},
-		{"explain.golden.json", []string{"explain", "-o", "json"}},
+		{gitops, "manifests", "inject.golden.yaml", []string{"inject"}, exitOK},
+		{gitops, "manifests", "explain.golden.txt", []string{"explain"}, exitOK},
+		{gitops, "manifests", "explain.golden.json", []string{"explain", "-o", "json"}, exitOK},
+		{kinds, "manifests", "inject.golden.yaml", []string{"inject"}, exitOK},
+		{kinds, "manifests", "explain.golden.txt", []string{"explain"}, exitOK},
+		// inject still prints the StatefulSet as the webhook admits it, without the profile: its input unchanged.
+		{kinds, "conflict", "conflict/audit-log.yaml", []string{"inject"}, exitConflict},
+		{kinds, "conflict", "conflict.golden.txt", []string{"explain"}, exitConflict},
 	} {
-		t.Run(tc.golden, func(t *testing.T) {
-			args := append(tc.args, "-f", filepath.Join(gitops, "manifests"), "--profiles", filepath.Join(gitops, "profiles"))
+		t.Run(filepath.Join(filepath.Base(tc.dir), tc.golden), func(t *testing.T) {
+			args := append(tc.args, "-f", filepath.Join(tc.dir, tc.manifests), "--profiles", filepath.Join(tc.dir, "profiles"))
 			code, out, stderr := runCLI(t, "", args...)
-			if code != exitOK {
-				t.Fatalf("exit code %d, stderr: %s", code, stderr)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d; stderr: %s", code, tc.code, stderr)
 			}
-			path := filepath.Join(gitops, tc.golden)
+			path := filepath.Join(tc.dir, tc.golden)
 			if *update {
 				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 					t.Fatal(err)
@@ -263,6 +276,8 @@ func TestExitCodes(t *testing.T) {
 		{"Conflict", []string{"inject", "-f", plain, "--profiles", conflicting}, exitConflict,
 			`conflict: Deployment default/myapp (../../test/testdata/seed/deployment-plain.yaml, document 1): SidecarProfile default/logshipper not injected: container "myapp" (spec.sidecars[0].name) is already used by the workload: rename it in the profile`},
 		{"ConflictExplain", []string{"explain", "-f", plain, "--profiles", conflicting}, exitConflict, ""},
+		{"ClaimTemplateConflict", []string{"inject", "-f", filepath.Join(kinds, "conflict"), "--profiles", filepath.Join(kinds, "profiles")}, exitConflict,
+			`conflict: StatefulSet shop/audit-log (testdata/kinds/conflict/audit-log.yaml, document 1): SidecarProfile shop/logshipper not injected: volume "app-logs" (spec.volumes[0].name) is already used by the StatefulSet's volumeClaimTemplates: rename it in the profile`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, "", tc.args...)

@@ -2,6 +2,7 @@ package offline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	outsel "github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // whyNot says, in words, why a profile does not select a workload: selection.Explain decides, as for the webhook;
@@ -22,8 +24,11 @@ func (p *predictor) whyNot(pr profile, kind v1alpha1.WorkloadKind, obj client.Ob
 	switch reason {
 	case outsel.Selected:
 		if p.webhookSkips(ns) {
-			return fmt.Sprintf("the admission webhook never sees namespace %s, so nothing is injected at creation; "+
-				"the reconciler injects Deployments and CronJobs there afterwards, Jobs never", ns)
+			later := fmt.Sprintf("the reconciler injects the %s there afterwards", kind)
+			if k, _ := workload.ByName(kind); k.Immutable {
+				later = fmt.Sprintf("a %s's pod template cannot change, so it never gets them", kind)
+			}
+			return fmt.Sprintf("the admission webhook never sees namespace %s, so nothing is injected at creation; %s", ns, later)
 		}
 		return ""
 	case outsel.WorkloadOptedOut:
@@ -31,6 +36,12 @@ func (p *predictor) whyNot(pr profile, kind v1alpha1.WorkloadKind, obj client.Ob
 	case outsel.ProfileDeleting:
 		return "the profile is being deleted (metadata.deletionTimestamp is set): it selects nothing"
 	case outsel.KindNotSelected:
+		if len(pr.ProfileSpec().WorkloadKinds) == 0 {
+			// Empty means the fixed default set, so that upgrading Outrigger never reaches new kinds by itself.
+			return fmt.Sprintf("spec.workloadKinds is empty, which means [%s] (fixed, so that upgrading Outrigger "+
+				"never reaches a new kind by itself): to reach a %s, list every kind wanted: workloadKinds: [%s]",
+				flowList(v1alpha1.DefaultWorkloadKinds), kind, flowList(append(slices.Clone(v1alpha1.DefaultWorkloadKinds), kind)))
+		}
 		return fmt.Sprintf("spec.workloadKinds %v does not include %s", pr.ProfileSpec().WorkloadKinds, kind)
 	case outsel.OtherNamespace:
 		return fmt.Sprintf("wrong namespace: a SidecarProfile selects only workloads of its own namespace, %s; the workload is in %s",
@@ -75,4 +86,13 @@ func mismatch(sel labels.Selector, set map[string]string, who string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// flowList writes kinds as a YAML flow sequence's items: "Deployment, Job".
+func flowList(kinds []v1alpha1.WorkloadKind) string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return strings.Join(out, ", ")
 }

@@ -59,6 +59,39 @@ spec:
 `, name, ns, strings.Join(labels, ", "), name, name)
 }
 
+// statefulSet is a StatefulSet manifest labelled app=<name>, whose app mounts the volume of its one
+// volumeClaimTemplate, named claim.
+func statefulSet(name, claim string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: %[1]s
+  labels: {app: %[1]s}
+spec:
+  serviceName: %[1]s
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      containers:
+      - name: app
+        image: app:1
+        volumeMounts: [{name: %[2]s, mountPath: /var/lib/app}]
+  volumeClaimTemplates:
+  - metadata: {name: %[2]s}   # the pods get a volume of this name
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+`, name, claim)
+}
+
+// daemonSet is a DaemonSet manifest labelled app=<name>.
+func daemonSet(name string) string {
+	return strings.Replace(deployment(name, "", "app: "+name), "kind: Deployment", "kind: DaemonSet", 1)
+}
+
 // sidecarProfile is a profile whose spec has the given extra YAML, and one sidecar named after it.
 func sidecarProfile(kind, name, namespace, spec string) string {
 	ns := ""
@@ -119,6 +152,39 @@ func TestExplain_SaysWhyEachProfileDoesOrDoesNotSelect(t *testing.T) {
 		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [Job, CronJob]"),
 		want:     "spec.workloadKinds [Job CronJob] does not include Deployment",
 	}, {
+		// A profile written before StatefulSets and DaemonSets were injected keeps the kinds it had.
+		name:     "StatefulSetWithoutWorkloadKinds",
+		workload: statefulSet("db", "pgdata"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"),
+		want: "spec.workloadKinds is empty, which means [Deployment, Job, CronJob] (fixed, so that upgrading Outrigger never " +
+			"reaches a new kind by itself): to reach a StatefulSet, list every kind wanted: workloadKinds: [Deployment, Job, CronJob, StatefulSet]",
+	}, {
+		name:     "DaemonSetWithoutWorkloadKinds",
+		workload: daemonSet("agent"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"),
+		want:     "to reach a DaemonSet, list every kind wanted: workloadKinds: [Deployment, Job, CronJob, DaemonSet]",
+	}, {
+		name:     "StatefulSetNotListed",
+		workload: statefulSet("db", "pgdata"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [Deployment, DaemonSet]"),
+		want:     "spec.workloadKinds [Deployment DaemonSet] does not include StatefulSet",
+	}, {
+		name:     "StatefulSetListed",
+		workload: statefulSet("db", "pgdata"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [StatefulSet]"),
+		selected: true, want: "Injected",
+	}, {
+		name:     "DaemonSetListed",
+		workload: daemonSet("agent"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [DaemonSet]"),
+		selected: true, want: "Injected",
+	}, {
+		// The pods get a volume named like each claim template: the cluster reports the same conflict.
+		name:     "VolumeNamedLikeAClaimTemplate",
+		workload: statefulSet("db", "data"),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [StatefulSet]\nvolumes: [{name: data, emptyDir: {}}]"),
+		selected: true, want: `Conflicted: volume "data" (spec.volumes[0].name) is already used by the StatefulSet's volumeClaimTemplates: rename it in the profile`,
+	}, {
 		name:     "OptedOut",
 		workload: deployment("web", "", "app: web", "sidecars.outrigger.dev/inject: disabled"),
 		profile:  sidecarProfile("SidecarProfile", "proxy", "", "selector: {}"),
@@ -157,6 +223,17 @@ func TestExplain_SaysWhyEachProfileDoesOrDoesNotSelect(t *testing.T) {
 		profile:  sidecarProfile("SidecarProfile", "proxy", "outrigger-system", "selector: {}"),
 		want:     "the admission webhook never sees namespace outrigger-system, so nothing is injected at creation",
 	}, {
+		name:     "StatefulSetInANamespaceTheWebhookNeverSees",
+		workload: strings.Replace(statefulSet("db", "pgdata"), "  name: db\n", "  name: db\n  namespace: outrigger-system\n", 1),
+		profile:  sidecarProfile("SidecarProfile", "proxy", "outrigger-system", "selector: {}\nworkloadKinds: [StatefulSet]"),
+		want:     "nothing is injected at creation; the reconciler injects the StatefulSet there afterwards",
+	}, {
+		name: "JobInANamespaceTheWebhookNeverSees",
+		workload: strings.Replace(strings.Replace(deployment("once", "outrigger-system"), "apps/v1\nkind: Deployment", "batch/v1\nkind: Job", 1),
+			"    spec:\n", "    spec:\n      restartPolicy: Never\n", 1),
+		profile: sidecarProfile("SidecarProfile", "proxy", "outrigger-system", "selector: {}"),
+		want:    "nothing is injected at creation; a Job's pod template cannot change, so it never gets them",
+	}, {
 		name:     "Conflict",
 		workload: deployment("proxy", "", "app: proxy"),
 		profile:  sidecarProfile("SidecarProfile", "app", "", "selector: {}"),
@@ -182,6 +259,31 @@ func TestExplain_SaysWhyEachProfileDoesOrDoesNotSelect(t *testing.T) {
 				t.Errorf("a workload no profile selects was changed")
 			}
 		})
+	}
+}
+
+// Outrigger edits only a StatefulSet's pod template: its volumeClaimTemplates, comments included, stay as
+// written, and the app keeps its mount of the claim.
+func TestPredict_AStatefulSetKeepsItsClaimTemplatesAsWritten(t *testing.T) {
+	in := statefulSet("db", "pgdata")
+	profile := sidecarProfile("SidecarProfile", "proxy", "", "selector: {}\nworkloadKinds: [StatefulSet]\n"+
+		"volumes: [{name: data, emptyDir: {}}]\nappContainerMounts: [{name: data, mountPath: /data}]")
+	res := mustPredict(t, in, profile)
+	out := string(res.Documents[0].Text)
+	_, claims, _ := strings.Cut(in, "  volumeClaimTemplates:")
+	if !res.Documents[0].Changed || !strings.HasSuffix(out, "  volumeClaimTemplates:"+claims) {
+		t.Fatalf("want the sidecar injected and the claim templates as written:\n%s", out)
+	}
+	var s appsv1.StatefulSet
+	if err := sigsyaml.UnmarshalStrict(res.Documents[0].Text, &s); err != nil {
+		t.Fatal(err)
+	}
+	var mounts []string
+	for _, m := range s.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounts = append(mounts, m.Name+":"+m.MountPath)
+	}
+	if got := strings.Join(mounts, ","); got != "pgdata:/var/lib/app,data:/data" {
+		t.Errorf("app mounts = %s, want the claim's, then the profile's", got)
 	}
 }
 
