@@ -62,6 +62,12 @@ const (
 	// ReasonRolloutPartitioned (per workload): a StatefulSet's rollingUpdate.partition stops its controller from
 	// updating the pods below the partition; lower the partition to go on.
 	ReasonRolloutPartitioned = "RolloutPartitioned"
+	// ReasonRolloutPaused (per workload): an Argo Rollout carries the current sidecars but is paused, waiting to be
+	// promoted (kubectl argo rollouts promote); a pause step with a duration is a rollout under way instead.
+	ReasonRolloutPaused = "RolloutPaused"
+	// ReasonNoPodTemplate (per workload): the workload has no pod template of its own to inject (an Argo Rollout
+	// with spec.workloadRef); the message says which workload holds it.
+	ReasonNoPodTemplate = "NoPodTemplate"
 	// ReasonSidecarNotReady (Degraded=True; and per workload): a sidecar's readiness probe fails, or it has not
 	// started, in some pod.
 	ReasonSidecarNotReady = "SidecarNotReady"

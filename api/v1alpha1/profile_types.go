@@ -6,7 +6,7 @@ import (
 )
 
 // WorkloadKind names a kind of workload a profile can inject into.
-// +kubebuilder:validation:Enum=Deployment;Job;CronJob;StatefulSet;DaemonSet
+// +kubebuilder:validation:Enum=Deployment;Job;CronJob;StatefulSet;DaemonSet;Rollout
 type WorkloadKind string
 
 // The workload kinds Outrigger injects into.
@@ -16,6 +16,8 @@ const (
 	KindCronJob     WorkloadKind = "CronJob"
 	KindStatefulSet WorkloadKind = "StatefulSet"
 	KindDaemonSet   WorkloadKind = "DaemonSet"
+	// KindRollout is Argo Rollouts' Rollout (argoproj.io/v1alpha1), served where its CRD is installed.
+	KindRollout WorkloadKind = "Rollout"
 )
 
 // DefaultWorkloadKinds are the kinds a profile that lists no workloadKinds applies to. The set is fixed: a kind
@@ -71,7 +73,7 @@ type SidecarProfileSpec struct {
 	Selector *metav1.LabelSelector `json:"selector"`
 
 	// workloadKinds are the kinds of workload the profile injects into: Deployment, Job, CronJob, StatefulSet,
-	// DaemonSet. Empty means Deployment, Job and CronJob, and always will: a kind Outrigger learns to inject
+	// DaemonSet, and Rollout (Argo Rollouts, where its CRD is installed). Empty means Deployment, Job and CronJob, and always will: a kind Outrigger learns to inject
 	// later reaches only the profiles that list it, so upgrading Outrigger never rolls a workload by itself.
 	// To reach StatefulSets and DaemonSets too, list every kind wanted.
 	// +optional
@@ -244,7 +246,7 @@ const MaxNeedsAttention = 20
 
 // WorkloadAttention names one workload that needs a person, and why.
 type WorkloadAttention struct {
-	// kind of the workload: Deployment, Job, CronJob, StatefulSet or DaemonSet.
+	// kind of the workload: Deployment, Job, CronJob, StatefulSet, DaemonSet or Rollout.
 	Kind WorkloadKind `json:"kind"`
 	// namespace of the workload.
 	// +kubebuilder:validation:MaxLength=63

@@ -30,7 +30,11 @@ type Catalog struct {
 // cannot be parsed keeps what it injected (KeepOnly) rather than being stripped by accident. frozen asks what
 // the engine would do to a workload that cannot change (a Job after admission): every profile is KeepOnly.
 func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client.Object, frozen bool) ([]inject.Profile, error) {
-	rec, err := inject.ReadRecord(kind.Template(obj))
+	tmpl, err := kind.PodTemplate(obj)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := inject.ReadRecord(tmpl)
 	if err != nil {
 		return nil, err
 	}

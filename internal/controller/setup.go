@@ -43,31 +43,72 @@ type Options struct {
 // converges only as fast as several writes in flight allow; see docs/benchmarks.md for the measurement.
 const DefaultWorkloadWorkers = 8
 
-// Setup registers the indexes and every reconciler with the manager. The manager's cache must hold pods as
-// podcache.ByObject says.
+// Setup registers the indexes and every reconciler with the manager, for the kinds the apiserver serves; the
+// kinds whose CRD is not installed (an Argo Rollout) are set up when it arrives (see kindWatcher). The
+// manager's cache must hold pods as podcache.ByObject says.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
-	if err := index.Setup(ctx, mgr, workload.All); err != nil {
+	served, pending, err := splitServed(mgr.GetRESTMapper(), workload.All)
+	if err != nil {
 		return err
 	}
-	cat := catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected}
-	failures := failure.NewStore()
-	for _, kind := range workload.All {
-		if kind.Immutable {
-			continue // reported by the profile reconcilers, never written
-		}
-		r := &workloadcontroller.Reconciler{Client: mgr.GetClient(), Kind: kind, Catalog: cat,
-			Events: mgr.GetEventRecorder("outrigger"), Failures: failures, Workers: cmp.Or(o.WorkloadWorkers, DefaultWorkloadWorkers), NormalEvents: o.NormalEvents}
-		if err := r.SetupWithManager(mgr); err != nil {
-			return err
-		}
-	}
+	s := &setup{mgr: mgr, o: o, served: workload.NewSet(),
+		cat: catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected}, failures: failure.NewStore()}
 	for _, newProfile := range []func() selection.Profile{
 		func() selection.Profile { return &v1alpha1.SidecarProfile{} },
 		func() selection.Profile { return &v1alpha1.ClusterSidecarProfile{} },
 	} {
-		r := &profile.Reconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: workload.All, Catalog: cat,
-			Failures: failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported}
+		s.profiles = append(s.profiles, &profile.Reconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: s.served,
+			Catalog: s.cat, Failures: s.failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported})
+	}
+	for _, kind := range served {
+		if err := s.serveKind(ctx, kind); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.profiles {
 		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	return (&kindWatcher{pending: pending, mapper: mgr.GetRESTMapper(), serve: s.serveLate}).SetupWithManager(mgr)
+}
+
+// setup is what serving one more kind needs.
+type setup struct {
+	mgr      ctrl.Manager
+	o        Options
+	cat      catalog.Catalog
+	failures *failure.Store
+	served   *workload.Set
+	profiles []*profile.Reconciler
+}
+
+// serveKind registers a kind's indexes and its workload reconciler (none for a kind that cannot change), and
+// adds it to the kinds the profile reconcilers observe.
+func (s *setup) serveKind(ctx context.Context, kind workload.Kind) error {
+	if err := index.Setup(ctx, s.mgr, []workload.Kind{kind}); err != nil {
+		return err
+	}
+	s.served.Add(kind)
+	if kind.Immutable {
+		return nil // reported by the profile reconcilers, never written
+	}
+	r := &workloadcontroller.Reconciler{Client: s.mgr.GetClient(), Kind: kind, Catalog: s.cat, Events: s.mgr.GetEventRecorder("outrigger"),
+		Failures: s.failures, Workers: cmp.Or(s.o.WorkloadWorkers, DefaultWorkloadWorkers), NormalEvents: s.o.NormalEvents}
+	return r.SetupWithManager(s.mgr)
+}
+
+// serveLate serves a kind whose CRD arrived while the manager runs: the profile reconcilers, already running,
+// start watching it too.
+func (s *setup) serveLate(ctx context.Context, kind workload.Kind) error {
+	if err := s.serveKind(ctx, kind); err != nil {
+		return err
+	}
+	for _, r := range s.profiles {
+		if err := r.WatchKind(kind); err != nil {
 			return err
 		}
 	}

@@ -45,7 +45,10 @@ type Mutation struct {
 // these profiles itself: a CEL rule over every sidecar's volumeMounts exceeds the apiserver's cost budget, since
 // corev1.Container does not bound them.
 func Compute(kind workload.Kind, obj client.Object, profiles []inject.Profile) (Mutation, error) {
-	before := kind.Template(obj)
+	before, err := kind.PodTemplate(obj)
+	if err != nil {
+		return Mutation{}, err
+	}
 	m, err := injectMountable(before, profiles, kind.InjectOptions(obj))
 	if err != nil {
 		return m, err
@@ -59,7 +62,7 @@ func Compute(kind workload.Kind, obj client.Object, profiles []inject.Profile) (
 	if !m.Changed {
 		return m, nil
 	}
-	m.Patch, m.TemplateJSON, err = templatePatch(kind.TemplatePath, before, m.Result.Template)
+	m.Patch, m.TemplateJSON, err = TemplatePatch(kind.TemplatePath, before, m.Result.Template)
 	return m, err
 }
 
@@ -139,9 +142,11 @@ func mountField(profiles []inject.Profile, ref inject.ProfileRef, sidecar, mount
 	return fmt.Sprintf("sidecar %q", sidecar)
 }
 
-// templatePatch diffs the typed templates and places the operations under the template's path in the object.
-// It also returns the injected template as JSON.
-func templatePatch(path string, before, after *corev1.PodTemplateSpec) ([]jsonpatch.Operation, []byte, error) {
+// TemplatePatch diffs the typed templates and places the operations under the template's path in the object.
+// It also returns the injected template as JSON. Applied to the raw object, it leaves the fields our k8s.io/api
+// does not know alone: the webhook answers with it, and the reconciler writes kinds read as unstructured
+// objects with it.
+func TemplatePatch(path string, before, after *corev1.PodTemplateSpec) ([]jsonpatch.Operation, []byte, error) {
 	a, err := json.Marshal(before)
 	if err != nil {
 		return nil, nil, err

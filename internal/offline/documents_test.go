@@ -136,7 +136,7 @@ func TestKindsComeFromTheRegistry(t *testing.T) {
 			t.Errorf("isKnownKind(%s) = %v", kind, !want)
 		}
 	}
-	if got := kindList(); got != "Deployment, Job, CronJob, StatefulSet or DaemonSet" {
+	if got := kindList(); got != "Deployment, Job, CronJob, StatefulSet, DaemonSet or Rollout" {
 		t.Errorf("kindList() = %q", got)
 	}
 }

@@ -221,7 +221,11 @@ func verify(d *Document, kind workload.Kind, path []string, want, text []byte) b
 	if err := json.Unmarshal(got, obj); err != nil {
 		return false
 	}
-	tmpl, err := json.Marshal(kind.Template(obj))
+	typed, err := kind.PodTemplate(obj)
+	if err != nil {
+		return false
+	}
+	tmpl, err := json.Marshal(typed)
 	if err != nil || !bytes.Equal(tmpl, want) {
 		return false
 	}

@@ -22,6 +22,9 @@ type WorkloadObservation struct {
 	Conflicts []inject.Conflict
 	// Failure is why Outrigger could not read or write the workload at its last try; zero when it could.
 	Failure Failure
+	// NoTemplate says where the pods' template is when the workload has none of its own to inject (an Argo
+	// Rollout with spec.workloadRef); "" when it has one.
+	NoTemplate string
 	// Immutable: the workload's pod template cannot change (a Job); Outcome is then what it can be left with.
 	Immutable bool
 	// Rollout is the workload's own rollout, from its status.

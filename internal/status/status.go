@@ -100,6 +100,8 @@ func (t *tally) countInjection(in Input, w WorkloadObservation) {
 	}
 	entry := newEntry(w)
 	switch {
+	case w.NoTemplate != "":
+		entry.Reason, entry.Message = v1alpha1.ReasonNoPodTemplate, truncate(w.NoTemplate, 1024)
 	case w.Failure.Reason != "":
 		t.failures++
 		entry.Reason, entry.Message = w.Failure.Reason, truncate(w.Failure.Message, 1024)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -41,6 +42,13 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(req.Namespace) // a create request may leave it to the URL
+	}
+	if _, err := kind.PodTemplate(obj); err != nil {
+		var none *workload.NoTemplateError
+		if errors.As(err, &none) {
+			return admission.Allowed("") // nothing to inject here; the status of a profile selecting it says why
+		}
+		return allowedWithWarning(ctx, "%s %s: no sidecars injected: %v", kind.Name, obj.GetName(), err)
 	}
 	profiles, err := h.Catalog.EngineInput(ctx, kind, obj, false)
 	if err != nil {

@@ -32,8 +32,11 @@ type Kind struct {
 	NewList   func() client.ObjectList
 	// Items returns the objects of a list made by NewList.
 	Items func(client.ObjectList) []client.Object
-	// Template returns the pod template inside an object of the kind (not a copy: callers must not modify it).
+	// Template returns the pod template inside an object of a kind with Go types (not a copy: callers must not
+	// modify it); nil for kinds read as unstructured objects. Code that serves every kind calls PodTemplate.
 	Template func(client.Object) *corev1.PodTemplateSpec
+	// readTemplate reads the pod template of a kind read as unstructured objects (see PodTemplate).
+	readTemplate func(client.Object) (*corev1.PodTemplateSpec, error)
 	// TemplatePath is the JSON pointer of the pod template in the object, for JSON patches.
 	TemplatePath string
 	// Immutable kinds (Job) cannot change their pod template after creation: they get sidecars at admission
@@ -50,6 +53,17 @@ type Kind struct {
 	// ClaimTemplates returns the names of the volumes the kind's controller adds to each pod besides the
 	// template's (a StatefulSet's volumeClaimTemplates); nil for kinds without any.
 	ClaimTemplates func(client.Object) []string
+}
+
+// PodTemplate returns the workload's pod template. For a kind with Go types it is the object's own (callers must
+// not modify it; the reconciler writes it in place); for a kind read as unstructured objects it is a typed copy,
+// in which fields our k8s.io/api does not know are missing, so writes to such kinds are JSON patches (see
+// internal/mutation.TemplatePatch). A *NoTemplateError says the object has none where the kind keeps it.
+func (k Kind) PodTemplate(obj client.Object) (*corev1.PodTemplateSpec, error) {
+	if k.readTemplate != nil {
+		return k.readTemplate(obj)
+	}
+	return k.Template(obj), nil
 }
 
 // InjectOptions tell the engine what the workload adds to its pods outside the pod template, so that a
@@ -152,8 +166,9 @@ var DaemonSet = Kind{
 	Rollout:      func(o client.Object) Rollout { return daemonSetRollout(o.(*appsv1.DaemonSet)) },
 }
 
-// All are the kinds Outrigger injects into, in the order spec.workloadKinds documents them.
-var All = []Kind{Deployment, Job, CronJob, StatefulSet, DaemonSet}
+// All are the kinds Outrigger injects into, in the order spec.workloadKinds documents them. Those not built into
+// Kubernetes (Rollout) are served only when their CRD is installed.
+var All = []Kind{Deployment, Job, CronJob, StatefulSet, DaemonSet, ArgoRollout}
 
 // Names returns the names of every kind, in the order of All.
 func Names() []v1alpha1.WorkloadKind {

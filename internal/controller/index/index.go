@@ -58,7 +58,11 @@ func controlledBy(owner workload.Kind) client.IndexerFunc {
 // InjectedProfileKeys returns the keys of the profiles recorded on a workload of the kind.
 func InjectedProfileKeys(kind workload.Kind) client.IndexerFunc {
 	return func(obj client.Object) []string {
-		rec, err := inject.ReadRecord(kind.Template(obj))
+		tmpl, err := kind.PodTemplate(obj)
+		if err != nil {
+			return nil
+		}
+		rec, err := inject.ReadRecord(tmpl)
 		if err != nil {
 			return nil
 		}

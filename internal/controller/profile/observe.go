@@ -2,6 +2,7 @@ package profile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -32,7 +33,7 @@ func (r *Reconciler) observe(ctx context.Context, p selection.Profile) (status.I
 	sel, specErr := selection.Parse(p, r.Catalog.Protected)
 	in.SpecError = specErr
 	ref := selection.Ref(p)
-	for _, kind := range r.Kinds {
+	for _, kind := range r.Kinds.List() {
 		objs, err := index.WorkloadsOf(ctx, r.Client, kind, p, r.Catalog.Protected)
 		if err != nil {
 			return in, fmt.Errorf("listing %ss: %w", kind.Name, err)
@@ -61,7 +62,10 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 	p, sel, specErr, ref := o.p, o.sel, o.specErr, o.ref
 	w := status.WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName(), Immutable: kind.Immutable}
 	w.Failure = r.Failures.Get(failure.ID{Kind: kind.Name, NamespacedName: client.ObjectKeyFromObject(obj)})
-	tmpl := kind.Template(obj)
+	tmpl, err := kind.PodTemplate(obj)
+	if err != nil {
+		return r.observeWithoutTemplate(ctx, kind, obj, o, w, err)
+	}
 	rec, err := inject.ReadRecord(tmpl)
 	if err != nil {
 		w.Selected, w.Failure = true, status.Failure{Reason: v1alpha1.ReasonInvalidRecord, Message: err.Error()}
@@ -104,6 +108,28 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 	}
 	if pr, ok := res.Profile(ref); ok {
 		w.Outcome, w.Conflicts = pr.Outcome, pr.Conflicts
+	}
+	return w, nil
+}
+
+// observeWithoutTemplate observes a workload whose pod template cannot be read: one that has none of its own is
+// reported with where its template is, if the profile selects it; an unreadable one is a read failure.
+func (r *Reconciler) observeWithoutTemplate(ctx context.Context, kind workload.Kind, obj client.Object, o observed,
+	w status.WorkloadObservation, err error) (status.WorkloadObservation, error) {
+	var none *workload.NoTemplateError
+	if !errors.As(err, &none) {
+		w.Selected, w.Failure = true, status.Failure{Reason: v1alpha1.ReasonReadFailed, Message: err.Error()}
+		return w, nil
+	}
+	if o.specErr != nil {
+		return w, nil
+	}
+	nsLabels, err := r.Catalog.NamespaceLabels(ctx, obj.GetNamespace())
+	if err != nil {
+		return w, err
+	}
+	if w.Selected = selection.Selects(o.p, o.sel, kind.Name, obj, nsLabels); w.Selected {
+		w.NoTemplate = none.Message
 	}
 	return w, nil
 }

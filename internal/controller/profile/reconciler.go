@@ -15,11 +15,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
@@ -51,16 +54,20 @@ type Reconciler struct {
 	client.Client
 	// NewProfile returns an empty object of the profile kind this reconciler serves.
 	NewProfile func() selection.Profile
-	Kinds      []workload.Kind
-	Catalog    catalog.Catalog
-	Failures   *failure.Store
+	// Kinds are the workload kinds served now; WatchKind adds one while the manager runs.
+	Kinds    *workload.Set
+	Catalog  catalog.Catalog
+	Failures *failure.Store
 	// Now is the clock for condition transition times.
 	Now func() metav1.Time
 	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can), read once at
 	// start (see NativeSidecarSupport).
 	NativeSidecarsUnsupported string
 
-	pacer *statusPacer // set by SetupWithManager
+	pacer         *statusPacer          // set by SetupWithManager
+	controller    controller.Controller // set by SetupWithManager
+	clusterScoped bool
+	cache         cache.Cache
 }
 
 // Reconcile ensures the finalizer, computes the status, and removes the finalizer once no workload carries the
@@ -193,11 +200,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	// Not on the profile's own status writes: each would compute the status again at once, and in a burst of
 	// workload changes that loop, not the coalescing window, would set the pace.
+	r.clusterScoped, r.cache = clusterScoped, mgr.GetCache()
 	b := ctrl.NewControllerManagedBy(mgr).Named(name).For(proto, builder.WithPredicates(specOrDeletionChanged))
-	for _, kind := range r.Kinds {
-		// Only changes to what a workload carries, to its labels or to its rollout can change a profile's status.
-		b = b.Watches(kind.NewObject(), coalesced{mapWorkloadToProfiles(r.Catalog, kind, clusterScoped), r.pacer},
-			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged(kind))))
+	for _, kind := range r.Kinds.List() {
+		b = b.WatchesRawSource(r.workloadSource(kind))
 	}
 	// The cache holds only pods carrying Outrigger's label (podcache.ByObject), so this watches only those.
 	b = b.Watches(&corev1.Pod{}, coalesced{mapPodToProfiles(clusterScoped), r.pacer},
@@ -206,7 +212,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToClusterProfiles(c)),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	}
-	return b.Complete(r)
+	var err error
+	r.controller, err = b.Build(r)
+	return err
+}
+
+// workloadSource watches the workloads of a kind. Only changes to what a workload carries, to its labels or to
+// its rollout can change a profile's status.
+func (r *Reconciler) workloadSource(kind workload.Kind) source.Source {
+	return source.Kind(r.cache, kind.NewObject(), handler.EventHandler(coalesced{mapWorkloadToProfiles(r.Catalog, kind, r.clusterScoped), r.pacer}),
+		predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged(kind)))
+}
+
+// WatchKind starts watching a kind whose CRD arrived while the manager runs, and observes its workloads from
+// then on. The workload's reconciler for the kind is set up separately.
+func (r *Reconciler) WatchKind(kind workload.Kind) error {
+	r.Kinds.Add(kind)
+	return r.controller.Watch(r.workloadSource(kind))
 }
 
 func isCluster(p selection.Profile) bool {

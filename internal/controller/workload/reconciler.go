@@ -6,12 +6,16 @@ package workload
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -28,6 +32,8 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
 	"github.com/outrigger-dev/outrigger/internal/controller/index"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/jsonpatch"
+	"github.com/outrigger-dev/outrigger/internal/mutation"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	registry "github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -63,11 +69,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	before, err := r.Kind.PodTemplate(obj)
+	if err != nil {
+		var none *registry.NoTemplateError
+		if errors.As(err, &none) {
+			return ctrl.Result{}, nil // nothing to inject; the status of the profiles selecting it says why
+		}
+		// The apiserver stored it, so its schema took it: only a change to the workload can make it readable.
+		_ = r.fail(obj, id, v1alpha1.ReasonReadFailed, v1alpha1.EventReadFailed, err)
+		return ctrl.Result{}, nil
+	}
 	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj, false)
 	if err != nil {
 		return ctrl.Result{}, r.fail(obj, id, v1alpha1.ReasonReadFailed, v1alpha1.EventReadFailed, err)
 	}
-	before := r.Kind.Template(obj)
 	res, err := inject.Inject(before, profiles, r.Kind.InjectOptions(obj)...)
 	if err != nil {
 		// An unreadable record cannot heal by retrying; status and an event tell a person.
@@ -82,7 +97,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Before the patch, which writes the new template where before points.
 	changes := changesOf(before, res)
 	reason, note := describe(changes)
-	if err := r.patch(ctx, obj, res.Template); err != nil {
+	if err := r.patch(ctx, obj, before, res.Template); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The cache was behind: the newer object's watch event reconciles again; the requeue is a backstop.
 			log.FromContext(ctx).V(1).Info("workload changed while injecting; retrying", "error", err.Error())
@@ -158,7 +173,25 @@ func (r *Reconciler) profile(ctx context.Context, ref inject.ProfileRef, namespa
 // patch writes the new pod template as a strategic merge patch, which names containers, volumes and mounts by
 // their keys and so touches nothing else, with the resourceVersion the engine saw as a precondition: a
 // concurrent writer makes it fail with a conflict rather than be overwritten.
-func (r *Reconciler) patch(ctx context.Context, obj client.Object, after *corev1.PodTemplateSpec) error {
+//
+// A kind read as unstructured objects (a custom resource) takes no strategic merge patch, and its typed template
+// lacks the fields our k8s.io/api does not know: it gets the JSON patch the webhook answers with, which touches
+// only what the engine changed, behind a test of the resourceVersion for the same precondition.
+func (r *Reconciler) patch(ctx context.Context, obj client.Object, before, after *corev1.PodTemplateSpec) error {
+	if _, ok := obj.(*unstructured.Unstructured); ok {
+		ops, _, err := mutation.TemplatePatch(r.Kind.TemplatePath, before, after)
+		if err != nil {
+			return err
+		}
+		// The patched object then carries the resourceVersion the engine saw: the apiserver refuses it with a
+		// conflict when the workload changed since (a failed "test" would be a 422, like an invalid patch).
+		lock := jsonpatch.Operation{Op: "replace", Path: "/metadata/resourceVersion", Value: obj.GetResourceVersion()}
+		body, err := json.Marshal(append([]jsonpatch.Operation{lock}, ops...))
+		if err != nil {
+			return err
+		}
+		return r.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, body), client.FieldOwner(v1alpha1.FieldManager))
+	}
 	base := obj.DeepCopyObject().(client.Object)
 	*r.Kind.Template(obj) = *after
 	return r.Patch(ctx, obj, client.StrategicMergeFrom(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(v1alpha1.FieldManager))
