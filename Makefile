@@ -7,6 +7,8 @@ K8S_VERSION ?= $(shell sed -n 's/^const KubernetesVersion = "\(.*\)"/\1/p' inter
 K8S_VERSION := $(K8S_VERSION)
 OLDEST_K8S_VERSION ?= $(shell sed -n 's/^const OldestKubernetesVersion = "\(.*\)"/\1/p' internal/controlplane/version.go)
 OLDEST_K8S_VERSION := $(OLDEST_K8S_VERSION)
+ARGO_ROLLOUTS_VERSION ?= $(shell sed -n 's/^const ArgoRolloutsVersion = "\(.*\)"/\1/p' internal/controlplane/version.go)
+ARGO_ROLLOUTS_VERSION := $(ARGO_ROLLOUTS_VERSION)
 ifeq ($(K8S_VERSION),)
 $(error K8S_VERSION: no `const KubernetesVersion = "..."` line in internal/controlplane/version.go)
 endif
@@ -69,8 +71,19 @@ $(addprefix $(KUBEBUILDER_ASSETS)/,$(ENVTEST_BINARIES)) &:
 $(addprefix $(OLDEST_ASSETS)/,$(ENVTEST_BINARIES)) &:
 	K8S_VERSION=$(OLDEST_K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-binaries.sh
 
+# Other projects' CRDs the integration tests install (Argo Rollouts' Rollout), copied from their Go modules.
+ROLLOUT_CRD := $(LOCALBIN)/crds/argo-rollouts-$(ARGO_ROLLOUTS_VERSION)/rollout-crd.yaml
+
+.PHONY: third-party-crds
+third-party-crds: $(ROLLOUT_CRD) ## Copy the CRDs of other projects that the tests install (Argo Rollouts) into bin/crds.
+
+$(ROLLOUT_CRD):
+	mkdir -p $(@D)
+	dir=$$(go mod download -json github.com/argoproj/argo-rollouts@$(ARGO_ROLLOUTS_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		test -n "$$dir" && cp "$$dir/manifests/crds/rollout-crd.yaml" $@.tmp && chmod 644 $@.tmp && mv $@.tmp $@
+
 .PHONY: test
-test: verify-generated vet envtest-binaries ## Unit and integration tests (real kube-apiserver and etcd).
+test: verify-generated vet envtest-binaries third-party-crds ## Unit and integration tests (real kube-apiserver and etcd).
 	go test ./... -count=1
 
 # The packages whose tests start a control plane (they import envtest or internal/controlplane), found by go list
@@ -80,7 +93,7 @@ INTEGRATION_PKGS = $(shell go list -e -f '{{.ImportPath}}{{range .TestImports}} 
 	grep -v -e '/test/bench$$' -e '/test/e2e$$')
 
 .PHONY: test-oldest
-test-oldest: $(addprefix $(OLDEST_ASSETS)/,$(ENVTEST_BINARIES)) ## The integration tests on the oldest Kubernetes the README promises (OLDEST_K8S_VERSION).
+test-oldest: $(addprefix $(OLDEST_ASSETS)/,$(ENVTEST_BINARIES)) third-party-crds ## The integration tests on the oldest Kubernetes the README promises (OLDEST_K8S_VERSION).
 	KUBEBUILDER_ASSETS=$(OLDEST_ASSETS) go test $(INTEGRATION_PKGS) -count=1
 
 # BENCH_N (default 1000,5000 Deployments) and BENCH_PODS (default 20000,5000: pods, of which injected) size the

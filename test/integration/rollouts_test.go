@@ -3,12 +3,16 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // manualRolloutLabel opts a test's workload out of finishRollouts, for tests that write its status themselves
@@ -16,7 +20,7 @@ import (
 const manualRolloutLabel = "test.outrigger.dev/rollout"
 
 // finishRollouts plays, for the envtest suite, the part of kube-controller-manager and the kubelets that
-// Outrigger reads: every Deployment, StatefulSet and DaemonSet whose status lags its generation is reported as
+// Outrigger reads: every Deployment, StatefulSet, DaemonSet and Argo Rollout whose status lags its generation is reported as
 // fully rolled out, as its controller would once its pods are available (a DaemonSet on one node). An OnDelete
 // StatefulSet or DaemonSet is reported as its controller does: it replaces no pod, so only a workload created
 // with its current template (generation 1) runs it. envtest runs no controllers, and without this no profile
@@ -64,6 +68,23 @@ func finishRollouts(ctx context.Context) {
 			if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType && d.Generation > 1 {
 				d.Status.UpdatedNumberScheduled = 0
 			}
+			return true
+		})
+		// Argo Rollouts, once a test installs its CRD (before, the list fails and nothing happens): Healthy, with
+		// the new pods the stable ReplicaSet, as after a promotion.
+		finish(ctx, workload.ArgoRollout.NewList(), func(o client.Object) bool {
+			u := o.(*unstructured.Unstructured)
+			generation := strconv.FormatInt(u.GetGeneration(), 10)
+			if observed, _, _ := unstructured.NestedString(u.Object, "status", "observedGeneration"); observed == generation {
+				return false
+			}
+			replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+			if !found {
+				replicas = 1
+			}
+			u.Object["status"] = map[string]any{"observedGeneration": generation, "phase": "Healthy",
+				"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
+				"currentPodHash": revision(u.GetGeneration()), "stableRS": revision(u.GetGeneration())}
 			return true
 		})
 	}

@@ -119,6 +119,29 @@ func NewDaemonSet(namespace, name string, mutate ...func(*appsv1.DaemonSet)) *ap
 	return ds
 }
 
+// NewArgoRollout is a minimal Argo Rollout (argoproj.io/v1alpha1) labelled app=<name>, with the pod template of
+// NewDeployment and a canary that pauses for promotion, as written in YAML (no empty fields).
+func NewArgoRollout(namespace, name string) *unstructured.Unstructured {
+	labels := map[string]any{"app": name}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+		"metadata": map[string]any{"namespace": namespace, "name": name, "labels": labels},
+		"spec": map[string]any{
+			"replicas": int64(1),
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": "app", "image": "busybox:local", "command": []any{"sleep", "infinity"},
+				}}},
+			},
+			"strategy": map[string]any{"canary": map[string]any{"steps": []any{
+				map[string]any{"setWeight": int64(20)}, map[string]any{"pause": map[string]any{}},
+			}}},
+		},
+	}}
+}
+
 // BadProfiles is the table: SidecarProfiles first, then ClusterSidecarProfiles, then what the CRD cannot see. Every
 // validation rule of the CRD and of the validating webhook has a row, and so do the mistakes they cannot catch.
 func BadProfiles() []Bad {
