@@ -104,7 +104,10 @@ func statefulSetRollout(s *appsv1.StatefulSet) Rollout {
 	want, st := ptr.Deref(s.Spec.Replicas, 1), s.Status
 	o := Rollout{Message: fmt.Sprintf("%d of %d replicas updated, %d ready", st.UpdatedReplicas, want, st.ReadyReplicas)}
 	caughtUp := st.ObservedGeneration >= s.Generation
-	o.Done = caughtUp && st.UpdateRevision == st.CurrentRevision && st.UpdatedReplicas == want &&
+	// Older StatefulSet controllers (1.29 among them) move currentRevision only for RollingUpdate
+	// (kubernetes/kubernetes#73492): an OnDelete StatefulSet is done once every pod runs the update revision.
+	onDelete := s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType
+	o.Done = caughtUp && (st.UpdateRevision == st.CurrentRevision || onDelete) && st.UpdatedReplicas == want &&
 		st.ReadyReplicas == want && st.Replicas == want
 	if !caughtUp {
 		o.Message = "the StatefulSet controller has not seen the current pod template yet; " + o.Message
@@ -118,7 +121,7 @@ func statefulSetRollout(s *appsv1.StatefulSet) Rollout {
 		partition = ptr.Deref(ru.Partition, 0)
 	}
 	switch {
-	case s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType:
+	case onDelete:
 		o.Held = v1alpha1.ReasonWaitingForPodDeletion
 		o.Message = fmt.Sprintf("waiting for its pods to be deleted: updateStrategy is OnDelete, so the StatefulSet controller replaces a pod only once it is deleted; %s. "+
 			"Delete the old pods one at a time, highest ordinal first, each once the one before is ready again: %s",

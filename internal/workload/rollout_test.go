@@ -114,6 +114,9 @@ func TestStatefulSetRollout(t *testing.T) {
 				"1 of 3 replicas updated, 3 ready. Delete the old pods one at a time, highest ordinal first, each once the one before is ready again: " +
 				"kubectl -n db delete pod pg-2, then pg-1, pg-0"}},
 		{"OnDelete, every pod replaced: done", statefulSet(3, 2, onDelete, done), Rollout{Done: true, Message: "3 of 3 replicas updated, 3 ready"}},
+		{"OnDelete, every pod replaced, currentRevision left behind (older controllers): done", statefulSet(3, 2, onDelete,
+			appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3, UpdatedReplicas: 3, CurrentRevision: "pg-1", UpdateRevision: "pg-2"}),
+			Rollout{Done: true, Message: "3 of 3 replicas updated, 3 ready"}},
 		{"OnDelete with many replicas names the first three", statefulSet(5, 2, onDelete, appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 5, ReadyReplicas: 5}),
 			Rollout{Held: v1alpha1.ReasonWaitingForPodDeletion, Message: "waiting for its pods to be deleted: updateStrategy is OnDelete, so the StatefulSet controller replaces a pod only once it is deleted; " +
 				"0 of 5 replicas updated, 5 ready. Delete the old pods one at a time, highest ordinal first, each once the one before is ready again: " +
