@@ -5,8 +5,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// WorkloadKind names a kind of workload a profile can inject into.
-// +kubebuilder:validation:Enum=Deployment;Job;CronJob;StatefulSet;DaemonSet;Rollout
+// WorkloadKind names a kind of workload a profile can inject into: a built-in one, or one the manager's
+// configuration adds (its validating webhook refuses a kind it does not know).
+// +kubebuilder:validation:Pattern=`^[A-Z][A-Za-z0-9]{0,62}$`
+// +kubebuilder:validation:MaxLength=63
 type WorkloadKind string
 
 // The workload kinds Outrigger injects into.
@@ -73,9 +75,10 @@ type SidecarProfileSpec struct {
 	Selector *metav1.LabelSelector `json:"selector"`
 
 	// workloadKinds are the kinds of workload the profile injects into: Deployment, Job, CronJob, StatefulSet,
-	// DaemonSet, and Rollout (Argo Rollouts, where its CRD is installed). Empty means Deployment, Job and CronJob, and always will: a kind Outrigger learns to inject
-	// later reaches only the profiles that list it, so upgrading Outrigger never rolls a workload by itself.
-	// To reach StatefulSets and DaemonSets too, list every kind wanted.
+	// DaemonSet, Rollout (Argo Rollouts, where its CRD is installed), and the kinds the manager's configuration
+	// adds (the Helm value workloadKinds). Empty means Deployment, Job and CronJob, and always will: a kind
+	// Outrigger learns to inject later reaches only the profiles that list it, so upgrading Outrigger never rolls
+	// a workload by itself. To reach StatefulSets and DaemonSets too, list every kind wanted.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=16

@@ -15,7 +15,9 @@ import (
 
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/controller"
+	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/manager"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // The values of --webhook-cert-mode.
@@ -28,6 +30,7 @@ const (
 type options struct {
 	metricsAddr, probeAddr string
 	leaderElect            bool
+	workloadKinds          string // --workload-kinds-config
 	leaderElectionNS       string
 	secureMetrics          bool
 	enableHTTP2            bool
@@ -60,6 +63,8 @@ func main() {
 	flag.IntVar(&o.workloadWorkers, "workload-workers", controller.DefaultWorkloadWorkers, "How many workloads of each kind are reconciled at once.")
 	flag.BoolVar(&o.normalEvents, "normal-events", false, "Record a Normal event on the workload and the profile for every write (Injected, Updated, Removed, Repaired); "+
 		"off, only Warnings (conflicts, refused writes). Each event is one more apiserver write: with thousands of workloads, off is faster.")
+	flag.StringVar(&o.workloadKinds, "workload-kinds-config", "", "YAML file of the workload kinds to inject into beyond the built-in ones "+
+		"(kinds: [{group, version, kind, resource, podTemplatePath, podSelectorPath, rollout}]); the Helm chart renders it from the value workloadKinds.")
 	bindWebhookFlags(&o.webhook)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -147,8 +152,21 @@ func (w webhookOptions) certOptions() certs.Options {
 
 func run(o options) error {
 	ctx := ctrl.SetupSignalHandler()
+	var kinds []kindconfig.Kind
+	if o.workloadKinds != "" {
+		var errs []error
+		// A bad entry is logged, and the others are served: one team's typo must not stop injection for all.
+		kinds, errs = kindconfig.Load(o.workloadKinds, workload.All)
+		for _, err := range errs {
+			ctrl.Log.Error(err, "not serving a configured workload kind")
+		}
+		for _, k := range kinds {
+			ctrl.Log.Info("configured workload kind", "kind", k.GVK.String(), "entry", k.Entry)
+		}
+	}
 	mgr, err := manager.New(ctx, ctrl.GetConfigOrDie(), manager.Options{
-		MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr,
+		WorkloadKinds: kinds,
+		MetricsAddr:   o.metricsAddr, ProbeAddr: o.probeAddr,
 		LeaderElect: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNS,
 		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2, PprofAddr: o.pprofAddr, WorkloadWorkers: o.workloadWorkers,
 		NormalEvents: o.normalEvents,

@@ -6,10 +6,16 @@ package controller
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"slices"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
@@ -17,6 +23,7 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/controller/index"
 	"github.com/outrigger-dev/outrigger/internal/controller/profile"
 	workloadcontroller "github.com/outrigger-dev/outrigger/internal/controller/workload"
+	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -36,6 +43,13 @@ type Options struct {
 	NormalEvents bool
 	// Protected are the namespaces ClusterSidecarProfiles never reach: kube-system and Outrigger's own.
 	Protected selection.Protected
+	// Configured are the kinds the manager's configuration adds to the built-in ones (kindconfig.Load).
+	Configured []kindconfig.Kind
+}
+
+// Known are the kinds a profile may list: the built-in ones, then the configured ones.
+func (o Options) Known() workload.Kinds {
+	return workload.All.With(kindconfig.Workloads(o.Configured)...)
 }
 
 // DefaultWorkloadWorkers is the default number of workloads of each kind reconciled at once. One worker waits
@@ -44,12 +58,14 @@ type Options struct {
 const DefaultWorkloadWorkers = 8
 
 // Setup registers the indexes and every reconciler with the manager, for the kinds the apiserver serves; the
-// kinds whose CRD is not installed (an Argo Rollout) are set up when it arrives (see kindWatcher). The
-// manager's cache must hold pods as podcache.ByObject says.
-func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
-	served, pending, err := splitServed(mgr.GetRESTMapper(), workload.All)
+// kinds whose CRD is not installed (an Argo Rollout) are set up when it arrives (see kindWatcher). A configured
+// kind whose CRD's schema has no pod template where the configuration says is not served, and the log says
+// which entry and why. The manager's cache must hold pods as podcache.ByObject says. It returns the kinds
+// served, which grows as CRDs arrive.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, error) {
+	served, pending, err := splitServed(mgr.GetRESTMapper(), o.Known())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s := &setup{mgr: mgr, o: o, served: workload.NewSet(),
 		cat: catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected}, failures: failure.NewStore()}
@@ -60,20 +76,59 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		s.profiles = append(s.profiles, &profile.Reconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: s.served,
 			Catalog: s.cat, Failures: s.failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported})
 	}
+	logger := log.FromContext(ctx)
 	for _, kind := range served {
+		if err := s.checkConfigured(ctx, kind); err != nil {
+			logger.Error(err, "not serving a configured workload kind", "kind", kind.GVK.String())
+			continue
+		}
 		if err := s.serveKind(ctx, kind); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, r := range s.profiles {
 		if err := r.SetupWithManager(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(pending) == 0 {
+		return s.served, nil
+	}
+	for _, kind := range pending {
+		logger.Info("the apiserver does not serve a workload kind: it is served once its CRD is installed",
+			"kind", kind.GVK.String(), "crd", crdName(kind), "entry", s.entry(kind))
+	}
+	return s.served, (&kindWatcher{pending: pending, mapper: mgr.GetRESTMapper(), serve: s.serveLate}).SetupWithManager(mgr)
+}
+
+// entry names the configuration entry of a configured kind, "" for a built-in one.
+func (s *setup) entry(kind workload.Kind) string {
+	for _, c := range s.o.Configured {
+		if c.GVK == kind.GVK {
+			return c.Entry
+		}
+	}
+	return ""
+}
+
+// checkConfigured checks a configured kind against its CRD's schema (kindconfig.CheckSchema); a built-in kind,
+// or one an aggregated apiserver serves (no CRD to read), passes.
+func (s *setup) checkConfigured(ctx context.Context, kind workload.Kind) error {
+	i := slices.IndexFunc(s.o.Configured, func(c kindconfig.Kind) bool { return c.GVK == kind.GVK })
+	if i < 0 {
 		return nil
 	}
-	return (&kindWatcher{pending: pending, mapper: mgr.GetRESTMapper(), serve: s.serveLate}).SetupWithManager(mgr)
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := s.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: crdName(kind)}, crd); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("%s: reading the CRD %s: %w", s.o.Configured[i].Entry, crdName(kind), err)
+	}
+	if err := kindconfig.CheckSchema(crd, s.o.Configured[i]); err != nil {
+		return fmt.Errorf("%s: %w; the other kinds are served", s.o.Configured[i].Entry, err)
+	}
+	return nil
 }
 
 // setup is what serving one more kind needs.
@@ -104,6 +159,9 @@ func (s *setup) serveKind(ctx context.Context, kind workload.Kind) error {
 // serveLate serves a kind whose CRD arrived while the manager runs: the profile reconcilers, already running,
 // start watching it too.
 func (s *setup) serveLate(ctx context.Context, kind workload.Kind) error {
+	if err := s.checkConfigured(ctx, kind); err != nil {
+		return err
+	}
 	if err := s.serveKind(ctx, kind); err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/controller"
+	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
 	"github.com/outrigger-dev/outrigger/internal/selection"
@@ -53,6 +54,8 @@ type Options struct {
 	// names: only a test that restarts the manager in its own process needs it.
 	SkipControllerNameValidation bool
 	Webhook                      WebhookOptions
+	// WorkloadKinds are the kinds the configuration adds to the built-in ones (kindconfig.Load).
+	WorkloadKinds []kindconfig.Kind
 }
 
 // WebhookOptions configure the admission webhooks and their serving certificate.
@@ -126,13 +129,16 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is.
 	protected := selection.ProtectedNamespaces(o.Webhook.Certs.Namespace)
 	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
-	if err := controller.Setup(ctx, mgr, controller.Options{
+	co := controller.Options{
 		NativeSidecarsUnsupported: controller.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
-		NormalEvents: o.NormalEvents, Protected: protected,
-	}); err != nil {
+		NormalEvents: o.NormalEvents, Protected: protected, Configured: o.WorkloadKinds,
+	}
+	served, err := controller.Setup(ctx, mgr, co)
+	if err != nil {
 		return nil, err
 	}
-	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook, keeper, protected)
+	register := func() { webhook.Register(mgr, protected, served, co.Known()) }
+	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook, keeper, register)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +153,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 // setupWebhooks registers the webhooks once their certificate is there, and returns the readiness check that
 // passes once the webhook server serves. Registering adds the webhook server to the manager, which starts it at
 // once if the manager runs; the server fails to start without a certificate, hence the wait (gatekeeper's way).
-func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keeper *certs.Keeper, protected selection.Protected) (healthz.Checker, error) {
+func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keeper *certs.Keeper, register func()) (healthz.Checker, error) {
 	if !w.Enabled {
 		return healthz.Ping, nil
 	}
 	if !w.SelfManaged {
 		// The files are there already (or the server fails to start, which says what is missing).
-		webhook.Register(mgr, protected)
+		register()
 		return mgr.GetWebhookServer().StartedChecker(), nil
 	}
 	certsReady, err := keeper.Setup(ctx, mgr)
@@ -165,7 +171,7 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keep
 		select {
 		case <-certsReady:
 			if ctx.Err() == nil { // the manager refuses new runnables once it stops
-				webhook.Register(mgr, protected)
+				register()
 				close(registered)
 			}
 		case <-ctx.Done():

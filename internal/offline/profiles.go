@@ -13,6 +13,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/profileschema"
 	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // InvalidProfilesError lists the profiles the cluster would refuse (or Outrigger could not use), each message
@@ -46,6 +47,9 @@ func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[
 		}
 		if p != nil {
 			var err error
+			if err = selection.CheckKinds(p, workload.Names()); err != nil {
+				errs = append(errs, err.Error())
+			}
 			if p.sel, err = selection.Check(p, protected); err != nil {
 				errs = append(errs, err.Error())
 			}

@@ -82,7 +82,7 @@ func managerHeap(b *testing.B, cfg *rest.Config, byObject map[client.Object]cach
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(b.Context())
-	if err := controller.Setup(ctx, mgr, controller.Options{}); err != nil {
+	if _, err := controller.Setup(ctx, mgr, controller.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	done := make(chan struct{})

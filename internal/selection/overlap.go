@@ -2,6 +2,7 @@ package selection
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
-	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // MayOverlap reports whether two profiles can select a common workload. It answers false only when that is
@@ -24,12 +24,11 @@ func MayOverlap(a, b Profile, namespaceLabels func(string) map[string]string, pr
 }
 
 func kindsOverlap(a, b *v1alpha1.SidecarProfileSpec) bool {
-	for _, k := range workload.Names() {
-		if a.SelectsKind(k) && b.SelectsKind(k) {
-			return true
-		}
+	kinds := a.WorkloadKinds
+	if len(kinds) == 0 {
+		kinds = v1alpha1.DefaultWorkloadKinds
 	}
-	return false
+	return slices.ContainsFunc(kinds, b.SelectsKind)
 }
 
 // scopesOverlap: two SidecarProfiles share only their own namespace; a SidecarProfile and a

@@ -5,6 +5,7 @@ package selection
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -127,4 +128,21 @@ func ForEngine(p Profile, workload client.Object, recorded bool) inject.Profile 
 	existedBefore := !created.IsZero() && created.Before(&profileCreated)
 	keep := spec.UpdatePolicy == v1alpha1.UpdatePolicyOnCreate && (recorded || existedBefore)
 	return inject.Profile{Ref: Ref(p), Spec: spec, KeepOnly: keep}
+}
+
+// CheckKinds refuses a profile that lists a kind not among known (the built-in kinds and those the manager is
+// configured with): a misspelt kind would otherwise select nothing, silently.
+func CheckKinds(p Profile, known []v1alpha1.WorkloadKind) error {
+	for i, k := range p.ProfileSpec().WorkloadKinds {
+		if !slices.Contains(known, k) {
+			names := make([]string, len(known))
+			for j, n := range known {
+				names[j] = string(n)
+			}
+			return fmt.Errorf("spec.workloadKinds[%d]: %q is not a kind Outrigger injects into here: the kinds are %s; "+
+				"a kind with a pod template that Outrigger does not know is added to the manager's configuration (the Helm value workloadKinds)",
+				i, k, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }

@@ -28,6 +28,16 @@ var workloadVerbs = []string{"update", "patch"}
 type Authorizer struct {
 	// Client creates SubjectAccessReviews; they are never cached, so the manager's client goes to the apiserver.
 	Client client.Client
+	// Kinds are the kinds a profile can select: the built-in ones and the configured ones; nil means the
+	// built-in ones.
+	Kinds workload.Kinds
+}
+
+func (a Authorizer) kinds() workload.Kinds {
+	if a.Kinds == nil {
+		return workload.All
+	}
+	return a.Kinds
 }
 
 // missingGrant is one verb on one resource the author may not use.
@@ -43,7 +53,7 @@ type missingGrant struct {
 // error means the check itself failed; the caller must refuse the profile then, not let it through unchecked.
 func (a Authorizer) Check(ctx context.Context, user authenticationv1.UserInfo, p selection.Profile) (string, error) {
 	var missing []missingGrant
-	for _, kind := range workload.All {
+	for _, kind := range a.kinds() {
 		if !p.ProfileSpec().SelectsKind(kind.Name) {
 			continue
 		}

@@ -26,13 +26,27 @@ import (
 // reconciler (or, for a Job, the profile's status) takes it from there.
 type Injector struct {
 	Catalog catalog.Catalog
+	// Kinds are the kinds the manager serves now (a *workload.Set); nil means the built-in ones.
+	Kinds KindFinder
+}
+
+// KindFinder finds a kind by its name.
+type KindFinder interface {
+	ByName(v1alpha1.WorkloadKind) (workload.Kind, bool)
+}
+
+func (h *Injector) kinds() KindFinder {
+	if h.Kinds == nil {
+		return workload.All
+	}
+	return h.Kinds
 }
 
 // Handle answers with the JSON patch internal/mutation computes (the CLI applies the same one to manifests): the
 // paths the engine changed, computed so that it applies to the raw object, where a field our k8s.io/api does not
 // know survives.
 func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.Response {
-	kind, ok := workload.ByName(v1alpha1.WorkloadKind(req.Kind.Kind))
+	kind, ok := h.kinds().ByName(v1alpha1.WorkloadKind(req.Kind.Kind))
 	if !ok || (kind.Immutable && req.Operation != admissionv1.Create) {
 		return admission.Allowed("")
 	}

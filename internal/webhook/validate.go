@@ -45,6 +45,9 @@ func (v *ProfileValidator) Handle(ctx context.Context, req admission.Request) ad
 	if changed {
 		// Creates and the updates that change what the profile selects or injects; an update of its metadata
 		// alone (a finalizer going) must pass even if the profile predates a rule.
+		if err := selection.CheckKinds(p, v.Authorizer.kinds().Names()); err != nil {
+			return admission.Denied(err.Error())
+		}
 		if _, err := selection.Check(p, v.Collisions.Protected); err != nil {
 			return admission.Denied(err.Error())
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // Paths the webhooks are served on; config/webhook/manifests.yaml points the apiserver at them.
@@ -22,13 +23,16 @@ const (
 // Register serves both webhooks on the manager's webhook server. They read profiles and namespaces from the
 // manager's cache, so answering costs no apiserver round trip; only the authorization of a profile's author
 // asks the apiserver (SubjectAccessReviews, which no cache can answer).
-// protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own).
-func Register(mgr ctrl.Manager, protected selection.Protected) {
+// protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own); served are
+// the kinds the manager serves now, which the mutating webhook injects; known are every kind a profile may list
+// (the built-in ones and the configured ones, served or not).
+func Register(mgr ctrl.Manager, protected selection.Protected, served *workload.Set, known workload.Kinds) {
 	server := mgr.GetWebhookServer()
 	c := mgr.GetClient()
-	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{Catalog: catalog.Catalog{Reader: c, Protected: protected}}})
+	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{
+		Catalog: catalog.Catalog{Reader: c, Protected: protected}, Kinds: served}})
 	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &ProfileValidator{
-		Authorizer: Authorizer{Client: c},
+		Authorizer: Authorizer{Client: c, Kinds: known},
 		Collisions: CollisionValidator{Reader: c, Protected: protected},
 	}})
 }

@@ -3,6 +3,8 @@ package workload
 import (
 	"slices"
 	"sync"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
 
 // Set is the kinds a manager serves now, safe for concurrent use: it grows when the CRD of a kind arrives while
@@ -29,4 +31,11 @@ func (s *Set) Add(k Kind) {
 	if !slices.ContainsFunc(s.kinds, func(have Kind) bool { return have.GVK == k.GVK }) {
 		s.kinds = append(s.kinds, k)
 	}
+}
+
+// ByName returns the kind of a name, if the set has it now.
+func (s *Set) ByName(name v1alpha1.WorkloadKind) (Kind, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Kinds(s.kinds).ByName(name)
 }

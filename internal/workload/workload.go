@@ -6,6 +6,7 @@ package workload
 
 import (
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -168,37 +169,50 @@ var DaemonSet = Kind{
 
 // All are the kinds Outrigger injects into, in the order spec.workloadKinds documents them. Those not built into
 // Kubernetes (Rollout) are served only when their CRD is installed.
-var All = []Kind{Deployment, Job, CronJob, StatefulSet, DaemonSet, ArgoRollout}
+var All = Kinds{Deployment, Job, CronJob, StatefulSet, DaemonSet, ArgoRollout}
 
-// Names returns the names of every kind, in the order of All.
-func Names() []v1alpha1.WorkloadKind {
-	out := make([]v1alpha1.WorkloadKind, len(All))
-	for i, k := range All {
+// Kinds is a list of kinds: All, or All with the kinds a manager's configuration adds (see Custom).
+type Kinds []Kind
+
+// With returns the kinds followed by more, in a new list.
+func (ks Kinds) With(more ...Kind) Kinds { return append(slices.Clone(ks), more...) }
+
+// Names returns the names of the kinds, in their order.
+func (ks Kinds) Names() []v1alpha1.WorkloadKind {
+	out := make([]v1alpha1.WorkloadKind, len(ks))
+	for i, k := range ks {
 		out[i] = k.Name
 	}
 	return out
 }
 
-// ByName returns the kind of a name, if Outrigger knows it.
-func ByName(name v1alpha1.WorkloadKind) (Kind, bool) {
-	for _, k := range All {
-		if k.Name == name {
-			return k, true
-		}
+// ByName returns the kind of a name, if the list has it.
+func (ks Kinds) ByName(name v1alpha1.WorkloadKind) (Kind, bool) {
+	i := slices.IndexFunc(ks, func(k Kind) bool { return k.Name == name })
+	if i < 0 {
+		return Kind{}, false
 	}
-	return Kind{}, false
+	return ks[i], true
 }
 
-// ByGVK returns the kind Outrigger reads and writes as gvk, if it knows one. Another version of a known kind is
-// not known: Outrigger would not read it the same way.
-func ByGVK(gvk schema.GroupVersionKind) (Kind, bool) {
-	for _, k := range All {
-		if k.GVK == gvk {
-			return k, true
-		}
+// ByGVK returns the kind Outrigger reads and writes as gvk, if the list has one. Another version of a known
+// kind is not known: Outrigger would not read it the same way.
+func (ks Kinds) ByGVK(gvk schema.GroupVersionKind) (Kind, bool) {
+	i := slices.IndexFunc(ks, func(k Kind) bool { return k.GVK == gvk })
+	if i < 0 {
+		return Kind{}, false
 	}
-	return Kind{}, false
+	return ks[i], true
 }
+
+// Names returns the names of the built-in kinds, in the order of All.
+func Names() []v1alpha1.WorkloadKind { return All.Names() }
+
+// ByName returns the built-in kind of a name, if there is one.
+func ByName(name v1alpha1.WorkloadKind) (Kind, bool) { return All.ByName(name) }
+
+// ByGVK returns the built-in kind of a group, version and kind, if there is one.
+func ByGVK(gvk schema.GroupVersionKind) (Kind, bool) { return All.ByGVK(gvk) }
 
 // objects returns pointers to the items of a typed list, as client.Objects.
 func objects[T any, PT interface {

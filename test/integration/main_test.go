@@ -68,6 +68,10 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL: the manager's RBAC:", err)
 		return 1
 	}
+	if err := setUpConfiguredKinds(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: the configured workload kinds:", err)
+		return 1
+	}
 	if err := startManager(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: manager:", err)
 		return 1
@@ -101,8 +105,9 @@ func startManager() error {
 	mcfg := testEnv.ManagerConfig()
 	mcfg.WrapTransport = writes.wrap
 	m, err := controlplane.StartInProcessManager(context.Background(), testEnv, mcfg, manager.Options{
-		NormalEvents: true,
-		Webhook:      manager.WebhookOptions{Enabled: true},
+		NormalEvents:  true,
+		Webhook:       manager.WebhookOptions{Enabled: true},
+		WorkloadKinds: configuredKinds,
 	})
 	if err != nil {
 		return err

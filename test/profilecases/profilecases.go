@@ -289,7 +289,11 @@ func BadProfiles() []Bad {
 		{Name: "unknown updatePolicy", Profile: local(func(s *v1alpha1.SidecarProfileSpec) { s.UpdatePolicy = "Always" }),
 			Want: []string{"spec.updatePolicy", "Unsupported value", `"Rollout", "OnCreate"`}},
 		{Name: "unknown workload kind", Profile: local(func(s *v1alpha1.SidecarProfileSpec) { s.WorkloadKinds = []v1alpha1.WorkloadKind{"Pod"} }),
-			Want: []string{"spec.workloadKinds[0]", "Unsupported value", `"Deployment", "Job", "CronJob"`}},
+			Want: []string{`spec.workloadKinds[0]: "Pod" is not a kind Outrigger injects into here: the kinds are Deployment, Job, CronJob`,
+				"added to the manager's configuration"}},
+		{Name: "workload kind that is not a kind's name", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.WorkloadKinds = []v1alpha1.WorkloadKind{"deployment"}
+		}), Want: []string{"spec.workloadKinds[0]", "should match"}},
 		{Name: "duplicate workload kind", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
 			s.WorkloadKinds = []v1alpha1.WorkloadKind{v1alpha1.KindJob, v1alpha1.KindJob}
 		}), Want: []string{"spec.workloadKinds[1]", "Duplicate value"}},
