@@ -103,6 +103,10 @@ var allowedRBAC = map[string]allowedRole{
 	"metrics-reader": {kind: "ClusterRole", people: true, grants: []grant{
 		{urls: list("/metrics"), verbs: list("get"), why: "for the scraper (Prometheus) to bind"},
 	}},
+	"workload-kinds": {kind: "ClusterRole", grants: []grant{
+		{groups: list("apps.kruise.io"), resources: list("clonesets"), verbs: list("get", "list", "watch", "patch"),
+			why: "a kind of the chart's value workloadKinds (the test's other values configure OpenKruise's CloneSet): read and patched as Deployments are"},
+	}},
 	"webhook-cert-role": {kind: "Role", grants: []grant{
 		{groups: list(""), resources: list("secrets"), verbs: list("create", "list", "watch"),
 			why: "self-managed certificates: create the Secret when missing; the rotator caches the namespace's Secrets"},

@@ -267,7 +267,12 @@ var otherValues = map[string]any{
 		map[string]any{"weight": 100, "podAffinityTerm": map[string]any{"topologyKey": "kubernetes.io/hostname",
 			"labelSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "outrigger"}}}}}}},
 	"priorityClassName": "system-cluster-critical",
+	"workloadKinds":     []any{cloneSetKind},
 }
+
+// cloneSetKind is a configured workload kind, as the README's example writes it.
+var cloneSetKind = map[string]any{"group": "apps.kruise.io", "version": "v1alpha1", "kind": "CloneSet", "resource": "clonesets",
+	"podTemplatePath": "spec.template", "podSelectorPath": "spec.selector"}
 
 // TestRenderingsPassServerSideDryRun renders each installation and applies every object it holds to the envtest
 // apiserver: the CRDs and the Namespace for real (the dry-run of what lives in them needs them), everything else
