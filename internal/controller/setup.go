@@ -67,7 +67,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 	if err != nil {
 		return nil, err
 	}
-	s := &setup{mgr: mgr, o: o, served: workload.NewSet(),
+	s := &setup{mgr: mgr, o: o, served: workload.NewSet(), crds: mgr.GetAPIReader(),
 		cat: catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected}, failures: failure.NewStore()}
 	for _, newProfile := range []func() selection.Profile{
 		func() selection.Profile { return &v1alpha1.SidecarProfile{} },
@@ -119,7 +119,7 @@ func (s *setup) checkConfigured(ctx context.Context, kind workload.Kind) error {
 		return nil
 	}
 	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := s.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: crdName(kind)}, crd); err != nil {
+	if err := s.crds.Get(ctx, client.ObjectKey{Name: crdName(kind)}, crd); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -139,6 +139,8 @@ type setup struct {
 	failures *failure.Store
 	served   *workload.Set
 	profiles []*profile.Reconciler
+	// crds reads a configured kind's CRD, uncached: once per kind, at start or when it arrives.
+	crds client.Reader
 }
 
 // serveKind registers a kind's indexes and its workload reconciler (none for a kind that cannot change), and
