@@ -74,7 +74,9 @@ func TestCheckSchema(t *testing.T) {
 			Spec: apiextensionsv1.CustomResourceDefinitionSpec{Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
 				Name: version, Served: true, Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &root}}}}}
 	}
-	crdWith := func(spec apiextensionsv1.JSONSchemaProps) *apiextensionsv1.CustomResourceDefinition { return crd("v1alpha1", spec) }
+	crdWith := func(spec apiextensionsv1.JSONSchemaProps) *apiextensionsv1.CustomResourceDefinition {
+		return crd("v1alpha1", spec)
+	}
 	kind := func(path string) Kind {
 		k, err := Entry{Group: "apps.kruise.io", Version: "v1alpha1", Kind: "CloneSet", Resource: "clonesets", PodTemplatePath: path}.kind()
 		if err != nil {
