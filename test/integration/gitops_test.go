@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/discovery"
@@ -30,6 +34,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 	"github.com/outrigger-dev/outrigger/test/argocdhealth"
 )
 
@@ -152,37 +157,59 @@ func (k *kubectlCLI) argoClientSideApply(ns, manifest string) string {
 	return k.run(manifest, "apply", "-n", ns, "-f", "-")
 }
 
-// gitWorkload is a workload as it sits in Git, and how to read what the apiserver stores for it.
+// gitWorkload is a workload as it sits in Git: its kind, its name and its manifest.
 type gitWorkload struct {
-	kind, name, manifest string
-	read                 func(g Gomega, ns, name string) workloadState
+	kind           workload.Kind
+	name, manifest string
+	// claims are the names of the manifest's volumeClaimTemplates (a StatefulSet's).
+	claims []string
+	// clientSideReapply is what client-side `kubectl apply` says to a re-apply of the unchanged manifest onto the
+	// injected workload: "unchanged" when it finds nothing to send, "configured" when it sends a patch (see
+	// TestGitOps_ArgoCDClientSideApplyKeepsSidecarsAndGeneration for why, and what that patch does).
+	clientSideReapply string
 }
 
 // workloadState is what a GitOps re-apply must not change: the generation (a new one is a new rollout for a
-// Deployment, a new jobTemplate for a CronJob), the pod template, and who owns the sidecars.
+// Deployment, StatefulSet or Rollout, a new jobTemplate for a CronJob), the pod template, the rest of the spec
+// (a StatefulSet's claim templates), and who owns the sidecars.
 type workloadState struct {
 	Generation int64
 	Template   corev1.PodTemplateSpec
+	// Spec is the whole spec as stored, field for field (a Rollout's Template is a typed copy).
+	Spec any
+	// Claims are the names of the stored volumeClaimTemplates.
+	Claims []string
 	// SidecarOwners are the field managers that own any of what Outrigger added.
 	SidecarOwners []string
 }
 
 func (s workloadState) sidecars() []string { return initContainerNamesOf(s.Template) }
 
+// read reads what the apiserver stores for the workload, of any kind.
+func (w gitWorkload) read(g Gomega, ns, name string) workloadState {
+	obj := getWorkload(g, w.kind, ns, name)
+	tmpl, err := w.kind.PodTemplate(obj)
+	g.Expect(err).NotTo(HaveOccurred())
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	g.Expect(err).NotTo(HaveOccurred())
+	st := workloadState{Generation: obj.GetGeneration(), Template: *tmpl, Spec: u["spec"], SidecarOwners: sidecarOwners(obj.GetManagedFields())}
+	if w.kind.ClaimTemplates != nil {
+		st.Claims = w.kind.ClaimTemplates(obj)
+	}
+	return st
+}
+
 func gitDeployment(t *testing.T) gitWorkload {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "test", "testdata", "seed", "deployment-plain.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gitWorkload{kind: "Deployment", name: "myapp", manifest: string(raw), read: func(g Gomega, ns, name string) workloadState {
-		d := getDeployment(g, ns, name)
-		return workloadState{d.Generation, d.Spec.Template, sidecarOwners(d.ManagedFields)}
-	}}
+	return gitWorkload{kind: workload.Deployment, name: "myapp", manifest: string(raw), clientSideReapply: "unchanged"}
 }
 
 // gitCronJob is a CronJob as a Git repository holds it: no sidecar, no shared volume.
 func gitCronJob() gitWorkload {
-	return gitWorkload{kind: "CronJob", name: "report", manifest: `apiVersion: batch/v1
+	return gitWorkload{kind: workload.CronJob, name: "report", clientSideReapply: "unchanged", manifest: `apiVersion: batch/v1
 kind: CronJob
 metadata:
   name: report
@@ -202,10 +229,72 @@ spec:
             - name: report
               image: alpine:latest
               command: ['sh', '-c', 'date >> /opt/logs.txt']
-`, read: func(g Gomega, ns, name string) workloadState {
-		cj := getCronJob(g, ns, name)
-		return workloadState{cj.Generation, cj.Spec.JobTemplate.Spec.Template, sidecarOwners(cj.ManagedFields)}
-	}}
+`}
+}
+
+// gitStatefulSet is a database as a Git repository holds it: its data on a claim template the app container
+// mounts, no sidecar, no shared volume. The claim template is named apart from the profile's volume (data), which
+// would be a conflict (TestStatefulSet_ProfileVolumeNamedLikeAClaimTemplateIsAConflict). It spells the claim
+// template's apiVersion and kind, which the apiserver stores: without them Argo CD's structured-merge diff
+// (ServerSideApply=true) reports every such StatefulSet out of sync, Outrigger or not (argoproj/argo-cd#11143).
+func gitStatefulSet() gitWorkload {
+	return gitWorkload{kind: workload.StatefulSet, name: "db", claims: []string{"pgdata"}, clientSideReapply: "configured", manifest: `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  labels:
+    app: myapp
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels:
+      app: myapp
+  template:
+    metadata:
+      labels:
+        app: myapp
+    spec:
+      containers:
+        - name: db
+          image: alpine:latest
+          command: ['sh', '-c', 'while true; do date >> /var/lib/db/log; echo "logging" >> /opt/logs.txt; sleep 1; done']
+          volumeMounts:
+            - name: pgdata
+              mountPath: /var/lib/db
+  volumeClaimTemplates:
+    - apiVersion: v1
+      kind: PersistentVolumeClaim
+      metadata:
+        name: pgdata
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: 1Gi
+`}
+}
+
+// gitRollout is the Deployment of gitDeployment converted to an Argo Rollout as Argo Rollouts' migration guide
+// does it (another apiVersion and kind, and a strategy: a canary that pauses for promotion), on the real Rollout
+// CRD, which it installs.
+func gitRollout(t *testing.T) gitWorkload {
+	if err := installRolloutCRD(); err != nil {
+		t.Fatalf("installing the Rollout CRD: %v", err)
+	}
+	d := gitDeployment(t)
+	manifest := strings.Replace(d.manifest, "apiVersion: apps/v1\nkind: Deployment\n", "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\n", 1)
+	if manifest == d.manifest || !strings.HasSuffix(manifest, "\n") {
+		t.Fatalf("the Deployment's manifest is not what gitRollout converts:\n%s", d.manifest)
+	}
+	manifest += "  strategy:\n    canary:\n      steps:\n        - setWeight: 20\n        - pause: {}\n"
+	return gitWorkload{kind: workload.ArgoRollout, name: d.name, manifest: manifest, clientSideReapply: "configured"}
+}
+
+// gitWorkloads are the workloads the coexistence tests re-apply: a Deployment, a CronJob, a StatefulSet with a
+// volumeClaimTemplate and an Argo Rollout.
+func gitWorkloads(t *testing.T) []gitWorkload {
+	return []gitWorkload{gitDeployment(t), gitCronJob(), gitStatefulSet(), gitRollout(t)}
 }
 
 // withNewImage is the manifest after a commit that changes the app's image.
@@ -248,11 +337,16 @@ const (
 	byReconciler injectedBy = "injected by the reconciler (the workload existed before the profile)"
 )
 
-// syncAndInject creates the workload from Git with apply, and a log-shipper profile selecting it, in the order
-// `how` says, and returns the workload once it carries the sidecar.
+// syncAndInject creates the workload from Git with apply, and a log-shipper profile selecting it (a kind beyond
+// Deployment, Job and CronJob listed in its workloadKinds), in the order `how` says, and returns the workload once
+// it carries the sidecar.
 func syncAndInject(t *testing.T, g Gomega, ns string, w gitWorkload, how injectedBy, apply func(manifest string)) workloadState {
 	t.Helper()
-	profile := newProfile(ns, "logshipper", logShipperSpec())
+	spec := logShipperSpec()
+	if !slices.Contains(v1alpha1.DefaultWorkloadKinds, w.kind.Name) {
+		spec.WorkloadKinds = []v1alpha1.WorkloadKind{w.kind.Name}
+	}
+	profile := newProfile(ns, "logshipper", spec)
 	if how == byWebhook {
 		create(t, profile)
 		waitUntilSeen(g, ns, "logshipper")
@@ -260,8 +354,10 @@ func syncAndInject(t *testing.T, g Gomega, ns string, w gitWorkload, how injecte
 	apply(w.manifest)
 	created := w.read(g, ns, w.name)
 	g.Expect(created.Generation).To(BeEquivalentTo(1))
+	g.Expect(created.Claims).To(Equal(w.claims), "the claim templates as in Git")
 	if how == byWebhook {
-		g.Expect(created.sidecars()).To(Equal([]string{"logshipper"}), "the webhook injected the %s at creation", w.kind)
+		g.Expect(created.sidecars()).To(Equal([]string{"logshipper"}), "the webhook injected the %s at creation", w.kind.Name)
+		expectLogShipper(g, created)
 		g.Expect(writes.In(ns)).To(BeZero())
 		return created
 	}
@@ -274,17 +370,30 @@ func syncAndInject(t *testing.T, g Gomega, ns string, w gitWorkload, how injecte
 		g.Expect(writes.In(ns)).To(Equal(1)) // counted once the manager has the apiserver's answer
 	}, timeout, interval).Should(Succeed())
 	g.Expect(injected.Generation).To(BeEquivalentTo(2), "one write by the reconciler, one new generation")
+	g.Expect(injected.Claims).To(Equal(w.claims), "the reconciler leaves the claim templates alone")
+	expectLogShipper(g, injected)
 	return injected
 }
 
+// expectLogShipper checks that a workload carries all the log-shipper profile adds: the sidecar, the volume and
+// the app container's mount, beside the workload's own mounts.
+func expectLogShipper(g Gomega, st workloadState) {
+	g.Expect(st.sidecars()).To(Equal([]string{"logshipper"}))
+	g.Expect(st.Template.Spec.Volumes).To(ContainElement(HaveField("Name", "data")))
+	g.Expect(st.Template.Spec.Containers[0].VolumeMounts).To(ContainElement(HaveField("MountPath", "/opt")))
+}
+
 // expectUnchanged checks that the workload is stored as before, and stays so: the same generation (no rollout),
-// the same pod template, and no write from Outrigger, which has nothing to repair.
+// the same pod template, the same spec around it (a StatefulSet's claim templates), and no write from Outrigger,
+// which has nothing to repair.
 func expectUnchanged(g Gomega, ns string, w gitWorkload, before workloadState, writesBefore int) {
 	check := func(g Gomega) {
 		now := w.read(g, ns, w.name)
 		g.Expect(now.Generation).To(Equal(before.Generation), "the generation moved: a new rollout")
 		g.Expect(equality.Semantic.DeepEqual(now.Template, before.Template)).To(BeTrue(),
 			"pod template changed:\n%s", cmp.Diff(before.Template, now.Template))
+		g.Expect(now.Claims).To(Equal(w.claims), "the claim templates")
+		g.Expect(equality.Semantic.DeepEqual(now.Spec, before.Spec)).To(BeTrue(), "spec changed:\n%s", cmp.Diff(before.Spec, now.Spec))
 		g.Expect(writes.In(ns)).To(Equal(writesBefore), "Outrigger wrote to the workload")
 	}
 	check(g)
@@ -294,11 +403,12 @@ func expectUnchanged(g Gomega, ns string, w gitWorkload, before workloadState, w
 // Flux: a workload injected by Outrigger, re-applied from Git by kustomize-controller (server-side apply,
 // force-conflicts) with the manifest that has no sidecar, keeps its sidecars and its generation; Outrigger writes
 // nothing. A commit that changes the workload makes exactly one new generation, with the sidecars. The same for
-// Deployments and CronJobs, injected at admission or by the reconciler.
+// Deployments, CronJobs, StatefulSets with volumeClaimTemplates and Argo Rollouts, injected at admission or by the
+// reconciler.
 func TestGitOps_FluxReapplyKeepsSidecarsAndGeneration(t *testing.T) {
-	for _, w := range []gitWorkload{gitDeployment(t), gitCronJob()} {
+	for _, w := range gitWorkloads(t) {
 		for _, how := range []injectedBy{byWebhook, byReconciler} {
-			t.Run(w.kind+", "+string(how), func(t *testing.T) {
+			t.Run(string(w.kind.Name)+", "+string(how), func(t *testing.T) {
 				g := NewWithT(t)
 				ns := newNamespace(t, nil)
 				k := newKubectl(t)
@@ -325,7 +435,7 @@ func TestGitOps_FluxReapplyKeepsSidecarsAndGeneration(t *testing.T) {
 				k.fluxApply(ns, w.withNewImage(), true)
 				changed := w.read(g, ns, w.name)
 				g.Expect(changed.Generation).To(Equal(injected.Generation + 1))
-				g.Expect(changed.sidecars()).To(Equal([]string{"logshipper"}))
+				expectLogShipper(g, changed)
 				g.Expect(changed.Template.Annotations).To(HaveKeyWithValue(v1alpha1.InjectionAnnotation, injected.Template.Annotations[v1alpha1.InjectionAnnotation]))
 				expectUnchanged(g, ns, w, changed, w0)
 
@@ -338,24 +448,32 @@ func TestGitOps_FluxReapplyKeepsSidecarsAndGeneration(t *testing.T) {
 }
 
 // Argo CD's default sync: client-side `kubectl apply` of the Git manifest (last-applied-configuration) onto a
-// workload Outrigger injected keeps the sidecars and the generation: kubectl finds nothing to send.
+// workload Outrigger injected keeps the sidecars and the generation. For a Deployment or a CronJob kubectl finds
+// nothing to send. It sends a patch, which changes nothing stored, in two cases:
+//   - a StatefulSet's volumeClaimTemplates, on every re-apply, Outrigger or not: the apiserver fills in fields of
+//     the claim templates (volumeMode, status), and the list is atomic, so kubectl's three-way merge finds it
+//     different from Git and sends it whole, as Git has it; the apiserver fills the same fields in again. (The
+//     patch also orders the app container's own mounts as Git does, which keeps Outrigger's mount after them.)
+//   - a Rollout's containers: a custom resource has no strategic merge patch, and kubectl's JSON merge patch
+//     replaces a list that differs, so it sends the app containers as Git has them, without Outrigger's mount;
+//     the webhook puts the mount back within the request.
 func TestGitOps_ArgoCDClientSideApplyKeepsSidecarsAndGeneration(t *testing.T) {
-	for _, w := range []gitWorkload{gitDeployment(t), gitCronJob()} {
+	for _, w := range gitWorkloads(t) {
 		for _, how := range []injectedBy{byWebhook, byReconciler} {
-			t.Run(w.kind+", "+string(how), func(t *testing.T) {
+			t.Run(string(w.kind.Name)+", "+string(how), func(t *testing.T) {
 				g := NewWithT(t)
 				ns := newNamespace(t, nil)
 				k := newKubectl(t)
 				injected := syncAndInject(t, g, ns, w, how, func(m string) { k.argoClientSideApply(ns, m) })
 
 				w0 := writes.In(ns)
-				g.Expect(k.argoClientSideApply(ns, w.manifest)).To(ContainSubstring("unchanged"))
+				g.Expect(k.argoClientSideApply(ns, w.manifest)).To(ContainSubstring(w.clientSideReapply))
 				expectUnchanged(g, ns, w, injected, w0)
 
 				k.argoClientSideApply(ns, w.withNewImage())
 				changed := w.read(g, ns, w.name)
 				g.Expect(changed.Generation).To(Equal(injected.Generation + 1))
-				g.Expect(changed.sidecars()).To(Equal([]string{"logshipper"}))
+				expectLogShipper(g, changed)
 				expectUnchanged(g, ns, w, changed, w0)
 			})
 		}
@@ -363,37 +481,41 @@ func TestGitOps_ArgoCDClientSideApplyKeepsSidecarsAndGeneration(t *testing.T) {
 }
 
 // The opt-out label, committed to Git and applied by Flux, takes the sidecars away in one rollout, and further
-// re-applies change nothing; taking the label out of Git gives them back, in one more rollout.
+// re-applies change nothing; taking the label out of Git gives them back, in one more rollout. The same for each
+// kind the coexistence tests re-apply.
 func TestGitOps_FluxOptOutLabel(t *testing.T) {
-	g := NewWithT(t)
-	w := gitDeployment(t)
-	ns := newNamespace(t, nil)
-	k := newKubectl(t)
-	injected := syncAndInject(t, g, ns, w, byWebhook, func(m string) { k.fluxApply(ns, m, false) })
-	g.Expect(w.withOptOut()).NotTo(Equal(w.manifest))
+	for _, w := range gitWorkloads(t) {
+		t.Run(string(w.kind.Name), func(t *testing.T) {
+			g := NewWithT(t)
+			ns := newNamespace(t, nil)
+			k := newKubectl(t)
+			injected := syncAndInject(t, g, ns, w, byWebhook, func(m string) { k.fluxApply(ns, m, false) })
+			g.Expect(w.withOptOut()).NotTo(Equal(w.manifest))
 
-	k.fluxApply(ns, w.withOptOut(), true)
-	var optedOut workloadState
-	g.Eventually(func(g Gomega) {
-		optedOut = w.read(g, ns, w.name)
-		g.Expect(optedOut.sidecars()).To(BeEmpty())
-		g.Expect(optedOut.Template.Annotations).NotTo(HaveKey(v1alpha1.InjectionAnnotation))
-	}, timeout, interval).Should(Succeed())
-	g.Expect(optedOut.Generation).To(Equal(injected.Generation+1), "one rollout takes the sidecars away")
-	k.fluxApply(ns, w.withOptOut(), true)
-	expectUnchanged(g, ns, w, optedOut, writes.In(ns))
+			k.fluxApply(ns, w.withOptOut(), true)
+			var optedOut workloadState
+			g.Eventually(func(g Gomega) {
+				optedOut = w.read(g, ns, w.name)
+				g.Expect(optedOut.sidecars()).To(BeEmpty())
+				g.Expect(optedOut.Template.Annotations).NotTo(HaveKey(v1alpha1.InjectionAnnotation))
+			}, timeout, interval).Should(Succeed())
+			g.Expect(optedOut.Generation).To(Equal(injected.Generation+1), "one rollout takes the sidecars away")
+			k.fluxApply(ns, w.withOptOut(), true)
+			expectUnchanged(g, ns, w, optedOut, writes.In(ns))
 
-	k.fluxApply(ns, w.manifest, true)
-	var back workloadState
-	g.Eventually(func(g Gomega) {
-		back = w.read(g, ns, w.name)
-		g.Expect(back.sidecars()).To(Equal([]string{"logshipper"}))
-	}, timeout, interval).Should(Succeed())
-	g.Expect(back.Generation).To(Equal(optedOut.Generation+1), "one rollout brings them back")
-	g.Expect(equality.Semantic.DeepEqual(back.Template, injected.Template)).To(BeTrue(), cmp.Diff(injected.Template, back.Template))
-	t.Logf("opt-out: generation %d (injected) -> %d (label committed, sidecars removed by %d writes of Outrigger) -> %d (label removed)",
-		injected.Generation, optedOut.Generation, writes.In(ns), back.Generation)
-	expectUnchanged(g, ns, w, back, writes.In(ns))
+			k.fluxApply(ns, w.manifest, true)
+			var back workloadState
+			g.Eventually(func(g Gomega) {
+				back = w.read(g, ns, w.name)
+				g.Expect(back.sidecars()).To(Equal([]string{"logshipper"}))
+			}, timeout, interval).Should(Succeed())
+			g.Expect(back.Generation).To(Equal(optedOut.Generation+1), "one rollout brings them back")
+			g.Expect(equality.Semantic.DeepEqual(back.Template, injected.Template)).To(BeTrue(), cmp.Diff(injected.Template, back.Template))
+			t.Logf("opt-out: generation %d (injected) -> %d (label committed, sidecars removed by %d writes of Outrigger) -> %d (label removed)",
+				injected.Generation, optedOut.Generation, writes.In(ns), back.Generation)
+			expectUnchanged(g, ns, w, back, writes.In(ns))
+		})
+	}
 }
 
 // With Outrigger down (manager and webhook stopped; failurePolicy Ignore admits every request):
@@ -474,24 +596,26 @@ type argoCD struct {
 	gvkParser *managedfields.GvkParser
 }
 
-func newArgoCD(t *testing.T) *argoCD {
+// newArgoCD builds the GVK parser from the cluster's OpenAPI schema, once it has the schemas of the kinds given
+// (the apiserver publishes a CRD's schema a moment after it serves the CRD).
+func newArgoCD(t *testing.T, kinds ...schema.GroupVersionKind) *argoCD {
 	t.Helper()
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := disco.OpenAPISchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	models, err := proto.NewOpenAPIData(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parser, err := managedfields.NewGVKParser(models, false)
-	if err != nil {
-		t.Fatalf("building the GVK parser as Argo CD does: %v", err)
-	}
+	var parser *managedfields.GvkParser
+	NewWithT(t).Eventually(func(g Gomega) {
+		doc, err := disco.OpenAPISchema()
+		g.Expect(err).NotTo(HaveOccurred())
+		models, err := proto.NewOpenAPIData(doc)
+		g.Expect(err).NotTo(HaveOccurred())
+		parser, err = managedfields.NewGVKParser(models, false)
+		g.Expect(err).NotTo(HaveOccurred(), "building the GVK parser as Argo CD does")
+		for _, gvk := range kinds {
+			g.Expect(parser.Type(gvk)).NotTo(BeNil(), "the apiserver publishes no OpenAPI schema for %s yet", gvk)
+		}
+	}, timeout, "500ms").Should(Succeed())
 	return &argoCD{gvkParser: parser}
 }
 
@@ -558,60 +682,63 @@ func (a *argoCD) diff(t *testing.T, k *kubectlCLI, ns, manifest string, live *un
 	return true, cmp.Diff(norm, pred)
 }
 
-// settledDeployment reads a Deployment once its status reports the current generation (finishRollouts plays the
-// deployment controller): the dry run of a server-side diff must not read a newer status than the live object.
-func settledDeployment(g Gomega, ns string, w gitWorkload) *unstructured.Unstructured {
+// settled reads a workload once its status reports the current generation (finishRollouts plays its
+// controller; a Rollout's status.observedGeneration is a string): the dry run of a server-side diff must not read a
+// newer status than the live object.
+func settled(g Gomega, ns string, w gitWorkload) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
-	u.SetAPIVersion("apps/v1")
-	u.SetKind("Deployment")
+	u.SetGroupVersionKind(w.kind.GVK)
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: w.name}, u)).To(Succeed())
-		observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-		g.Expect(observed).To(Equal(u.GetGeneration()))
+		observed, _, _ := unstructured.NestedFieldNoCopy(u.Object, "status", "observedGeneration")
+		g.Expect(fmt.Sprint(observed)).To(Equal(strconv.FormatInt(u.GetGeneration(), 10)))
 	}, timeout, interval).Should(Succeed())
 	return u
 }
 
-// Argo CD's own diff code (gitops-engine's diff package) reports a Deployment Outrigger injected as in sync with
+// Argo CD's own diff code (gitops-engine's diff package) reports a workload Outrigger injected as in sync with
 // the Git manifest that has no sidecar, in each diff strategy, without ignoreDifferences or
 // managedFieldsManagers: after a client-side sync (the default) and after a server-side sync
-// (ServerSideApply=true), injected at admission or by the reconciler. A real drift (replicas changed in the
-// cluster) is reported, so "in sync" is not the diff seeing nothing.
+// (ServerSideApply=true), injected at admission or by the reconciler; for a Deployment, a StatefulSet with a
+// volumeClaimTemplate and an Argo Rollout. A real drift (the workload scaled in the cluster) is reported, so "in
+// sync" is not the diff seeing nothing.
 func TestArgoCD_DiffReportsTheInjectedDeploymentInSync(t *testing.T) {
-	argo := newArgoCD(t)
-	for _, sync := range []struct {
-		name  string
-		apply func(k *kubectlCLI, ns, manifest string)
-		modes []argoDiffMode
-	}{
-		{"client-side sync", func(k *kubectlCLI, ns, m string) { k.argoClientSideApply(ns, m) },
-			[]argoDiffMode{legacyDiff, serverSideDiff, serverSideDiffWithWebhooks}},
-		{"ServerSideApply=true sync", func(k *kubectlCLI, ns, m string) {
-			k.run(m, "apply", "--server-side", "--field-manager="+argoManager, "--force-conflicts", "-n", ns, "-f", "-")
-		}, []argoDiffMode{structuredMergeDiff, serverSideDiff, serverSideDiffWithWebhooks}},
-	} {
-		for _, how := range []injectedBy{byWebhook, byReconciler} {
-			t.Run(sync.name+", "+string(how), func(t *testing.T) {
-				g := NewWithT(t)
-				w := gitDeployment(t)
-				ns := newNamespace(t, nil)
-				k := newKubectl(t)
-				syncAndInject(t, g, ns, w, how, func(m string) { sync.apply(k, ns, m) })
-				live := settledDeployment(g, ns, w)
-				for _, mode := range sync.modes {
-					outOfSync, d := argo.diff(t, k, ns, w.manifest, live, mode)
-					g.Expect(outOfSync).To(BeFalse(), "%s (%s) reports the injected Deployment out of sync:\n%s", mode.name, mode.settings, d)
-				}
+	rollout := gitRollout(t)
+	argo := newArgoCD(t, rollout.kind.GVK)
+	for _, w := range []gitWorkload{gitDeployment(t), gitStatefulSet(), rollout} {
+		for _, sync := range []struct {
+			name  string
+			apply func(k *kubectlCLI, ns, manifest string)
+			modes []argoDiffMode
+		}{
+			{"client-side sync", func(k *kubectlCLI, ns, m string) { k.argoClientSideApply(ns, m) },
+				[]argoDiffMode{legacyDiff, serverSideDiff, serverSideDiffWithWebhooks}},
+			{"ServerSideApply=true sync", func(k *kubectlCLI, ns, m string) {
+				k.run(m, "apply", "--server-side", "--field-manager="+argoManager, "--force-conflicts", "-n", ns, "-f", "-")
+			}, []argoDiffMode{structuredMergeDiff, serverSideDiff, serverSideDiffWithWebhooks}},
+		} {
+			for _, how := range []injectedBy{byWebhook, byReconciler} {
+				t.Run(string(w.kind.Name)+", "+sync.name+", "+string(how), func(t *testing.T) {
+					g := NewWithT(t)
+					ns := newNamespace(t, nil)
+					k := newKubectl(t)
+					syncAndInject(t, g, ns, w, how, func(m string) { sync.apply(k, ns, m) })
+					live := settled(g, ns, w)
+					for _, mode := range sync.modes {
+						outOfSync, d := argo.diff(t, k, ns, w.manifest, live, mode)
+						g.Expect(outOfSync).To(BeFalse(), "%s (%s) reports the injected %s out of sync:\n%s", mode.name, mode.settings, w.kind.Name, d)
+					}
 
-				// A drift Argo CD must see: someone scales the Deployment by hand.
-				k.run("", "scale", "deployment/"+w.name, "-n", ns, "--replicas=3")
-				drifted := settledDeployment(g, ns, w)
-				for _, mode := range sync.modes {
-					outOfSync, d := argo.diff(t, k, ns, w.manifest, drifted, mode)
-					g.Expect(outOfSync).To(BeTrue(), "%s misses a real drift", mode.name)
-					g.Expect(d).To(ContainSubstring("replicas"), mode.name)
-				}
-			})
+					// A drift Argo CD must see: someone scales the workload by hand.
+					k.run("", "scale", w.kind.GroupResource().String()+"/"+w.name, "-n", ns, "--replicas=3")
+					drifted := settled(g, ns, w)
+					for _, mode := range sync.modes {
+						outOfSync, d := argo.diff(t, k, ns, w.manifest, drifted, mode)
+						g.Expect(outOfSync).To(BeTrue(), "%s misses a real drift", mode.name)
+						g.Expect(d).To(ContainSubstring("replicas"), mode.name)
+					}
+				})
+			}
 		}
 	}
 }
