@@ -12,7 +12,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/offline"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // Exit codes, for CI jobs.
@@ -109,9 +111,27 @@ func predict(o *options, stdin io.Reader) (*offline.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	kinds, err := workloadKinds(o.workloadKinds)
+	if err != nil {
+		return nil, err
+	}
 	return offline.Predict(inputs, profiles, offline.Options{
-		Namespace: o.namespace, OutriggerNamespace: o.outriggerNamespace, NamespaceLabels: labels,
+		Namespace: o.namespace, OutriggerNamespace: o.outriggerNamespace, NamespaceLabels: labels, Kinds: kinds,
 	})
+}
+
+// workloadKinds are the built-in kinds and those of the manager's configuration file, when given. Unlike the
+// manager, which serves the good entries of a file with bad ones, a preview refuses any bad entry: a pull
+// request must not pass because a kind was left out.
+func workloadKinds(path string) (workload.Kinds, error) {
+	if path == "" {
+		return nil, nil
+	}
+	configured, errs := kindconfig.Load(path, workload.All)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("--workload-kinds-config: %w", errors.Join(errs...))
+	}
+	return workload.All.With(kindconfig.Workloads(configured)...), nil
 }
 
 func write(name, format string, res *offline.Result, stdout io.Writer) error {
@@ -128,6 +148,7 @@ func write(name, format string, res *offline.Result, stdout io.Writer) error {
 type options struct {
 	files, profiles, namespaceLabels      stringList
 	namespace, outriggerNamespace, output string
+	workloadKinds                         string
 	recursive                             bool
 }
 
@@ -142,6 +163,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 	fs.StringVar(&o.namespace, "namespace", "default", "namespace of the workloads and SidecarProfiles that name none")
 	fs.StringVar(&o.namespace, "n", "default", "same as --namespace")
 	fs.StringVar(&o.outriggerNamespace, "outrigger-namespace", "outrigger-system", "the namespace Outrigger runs in: never injected at creation")
+	fs.StringVar(&o.workloadKinds, "workload-kinds-config", "", "the manager's configuration of workload kinds beyond the built-in ones (the file the Helm value workloadKinds renders)")
 	fs.BoolVar(&o.recursive, "R", false, "read directories recursively")
 	fs.BoolVar(&o.recursive, "recursive", false, "same as -R")
 	formats, def := "yaml or json", "yaml"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -318,5 +319,43 @@ func TestExplain_Text(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// With the manager's configuration of workload kinds, the CLI previews a configured kind as the webhook injects
+// it; without it, a profile listing that kind is refused as the cluster would refuse it; a bad entry fails the
+// preview.
+func TestWorkloadKindsConfig(t *testing.T) {
+	const (
+		dir    = "testdata/configured"
+		config = "../../test/testdata/kinds/workload-kinds.yaml"
+	)
+	args := []string{"inject", "-f", filepath.Join(dir, "widget.yaml"), "--profiles", filepath.Join(dir, "profile.yaml")}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"configured", append(slices.Clone(args), "--workload-kinds-config", config), exitOK,
+			"    podTemplate:\n      metadata:\n        labels: {app: builder, sidecars.outrigger.dev/injected: \"true\"}\n        annotations:\n          sidecars.outrigger.dev/injection:", ""},
+		{"not configured", args, exitInvalidProfile, "",
+			`spec.workloadKinds[0]: "Widget" is not a kind Outrigger injects into here`},
+		{"a bad entry", append(slices.Clone(args), "--workload-kinds-config", filepath.Join(dir, "bad-kinds.yaml")), exitError, "",
+			`--workload-kinds-config: kinds[0] (test.outrigger.dev/v1 Widget) in testdata/configured/bad-kinds.yaml: podTemplatePath: "spec/runner" is not a field path (spec.template)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d; stderr: %s", code, tc.code, stderr)
+			}
+			if !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stdout:\n%s\nstderr:\n%s\nwant stdout with %q, stderr with %q", stdout, stderr, tc.stdout, tc.stderr)
+			}
+			if tc.code == exitOK && !strings.Contains(stdout, "        initContainers:\n        - name: proxy\n          image: busybox:local") {
+				t.Errorf("no proxy sidecar in the Widget's pod template:\n%s", stdout)
+			}
+		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	outsel "github.com/outrigger-dev/outrigger/internal/selection"
-	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // whyNot says, in words, why a profile does not select a workload: selection.Explain decides, as for the webhook;
@@ -25,7 +24,7 @@ func (p *predictor) whyNot(pr profile, kind v1alpha1.WorkloadKind, obj client.Ob
 	case outsel.Selected:
 		if p.webhookSkips(ns) {
 			later := fmt.Sprintf("the reconciler injects the %s there afterwards", kind)
-			if k, _ := workload.ByName(kind); k.Immutable {
+			if k, _ := p.opts.kinds().ByName(kind); k.Immutable {
 				later = fmt.Sprintf("a %s's pod template cannot change, so it never gets them", kind)
 			}
 			return fmt.Sprintf("the admission webhook never sees namespace %s, so nothing is injected at creation; %s", ns, later)

@@ -27,6 +27,16 @@ type Options struct {
 	OutriggerNamespace string
 	// NamespaceLabels are labels of namespaces, added to those of the Namespace objects among the inputs.
 	NamespaceLabels map[string]map[string]string
+	// Kinds are the workload kinds, as the manager knows them: the built-in ones and those of its
+	// --workload-kinds-config. Nil means the built-in ones.
+	Kinds workload.Kinds
+}
+
+func (o Options) kinds() workload.Kinds {
+	if o.Kinds == nil {
+		return workload.All
+	}
+	return o.Kinds
 }
 
 // Result is what the admission webhook would do to every input document at its creation.
@@ -109,7 +119,7 @@ func Predict(inputs, profileDocs []*Document, opts Options) (*Result, error) {
 	for name, l := range opts.NamespaceLabels {
 		ns.add(name, l)
 	}
-	profiles, err := loadProfiles(profileDocs, opts.Namespace, ns.Labels, protected)
+	profiles, err := loadProfiles(profileDocs, opts.Namespace, ns.Labels, protected, opts.kinds().Names())
 	if err != nil {
 		return nil, err
 	}
@@ -156,14 +166,17 @@ type predictor struct {
 
 // workloadKind returns the kind of a document the webhook would be called for: a workload kind of the registry
 // (internal/workload), in the API version Outrigger reads it as.
-func workloadKind(d *Document) (workload.Kind, bool) {
-	return workload.ByGVK(schema.FromAPIVersionAndKind(d.meta.APIVersion, d.meta.Kind))
+func workloadKind(d *Document) (workload.Kind, bool) { return workloadKindIn(workload.All, d) }
+
+// workloadKindIn is workloadKind among the given kinds (the configured ones too).
+func workloadKindIn(kinds workload.Kinds, d *Document) (workload.Kind, bool) {
+	return kinds.ByGVK(schema.FromAPIVersionAndKind(d.meta.APIVersion, d.meta.Kind))
 }
 
 // document returns a document as the webhook would leave it and, for a workload, its report.
 func (p *predictor) document(d *Document) (Output, *Report, error) {
 	out := Output{Doc: d, Text: d.Text}
-	kind, ok := workloadKind(d)
+	kind, ok := workloadKindIn(p.opts.kinds(), d)
 	if !ok || !d.isObject() {
 		return out, nil, nil
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/profileschema"
 	"github.com/outrigger-dev/outrigger/internal/selection"
-	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // InvalidProfilesError lists the profiles the cluster would refuse (or Outrigger could not use), each message
@@ -36,7 +35,8 @@ type profile struct {
 // and CEL rules (internal/profileschema), then the checks of Outrigger's validating webhook (the selectors' label
 // syntax, names that collide with another profile's). A SidecarProfile without a namespace goes to defaultNS, as
 // kubectl would put it. Other documents are ignored.
-func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[string]string, protected selection.Protected) ([]profile, error) {
+func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[string]string, protected selection.Protected,
+	kinds []v1alpha1.WorkloadKind) ([]profile, error) {
 	var out []profile
 	var problems []string
 	seen := map[string]bool{}
@@ -47,7 +47,7 @@ func loadProfiles(docs []*Document, defaultNS string, nsLabels func(string) map[
 		}
 		if p != nil {
 			var err error
-			if err = selection.CheckKinds(p, workload.Names()); err != nil {
+			if err = selection.CheckKinds(p, kinds); err != nil {
 				errs = append(errs, err.Error())
 			}
 			if p.sel, err = selection.Check(p, protected); err != nil {
