@@ -15,15 +15,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // Labels of the benchmark's objects.
 const (
-	setLabel       = "bench.outrigger.dev/set" // which measurement a Deployment belongs to
+	setLabel       = "bench.outrigger.dev/set" // which measurement a workload belongs to
 	namespaceLabel = "bench.outrigger.dev/namespace"
 )
 
-// The sets of Deployments.
+// The sets of workloads.
 const (
 	setControl     = "control"     // created with no webhook configured
 	setNoop        = "noop"        // created through a webhook that does nothing
@@ -36,45 +37,71 @@ const (
 
 func namespaceName(i int) string { return fmt.Sprintf("bench-%02d", i) }
 
-// deployment is an app Deployment as a team would write it: two containers, probes, resources, a volume.
-func deployment(set string, i, namespaces int) *appsv1.Deployment {
+// plural is how the benchmark's text names workloads of a kind: Deployments, StatefulSets.
+func plural(kind workload.Kind) string { return string(kind.Name) + "s" }
+
+// workloadOf is an app workload of a kind as a team would write it: two containers, probes, resources, a volume;
+// a StatefulSet also has a volume claim template, mounted in the app container, as a database's would.
+func workloadOf(kind workload.Kind, set string, i, namespaces int) client.Object {
 	name := fmt.Sprintf("%s-%05d", set, i)
-	labels := map[string]string{"app": name, setLabel: set}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespaceName(i % namespaces), Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](2),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{
-						Name: "app", Image: "registry.example/shop/app:1.4.2",
-						Args:  []string{"--listen=:8080", "--log-file=/var/log/app/app.log"},
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-						Env:   []corev1.EnvVar{{Name: "MODE", Value: "production"}},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
-						},
-						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("http")}}},
-						VolumeMounts:   []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
-					}, {
-						Name: "metrics", Image: "registry.example/shop/metrics:0.9",
-					}},
-					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	meta := metav1.ObjectMeta{Name: name, Namespace: namespaceName(i % namespaces), Labels: map[string]string{"app": name, setLabel: set}}
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
+	template := podTemplate(name)
+	switch kind.Name {
+	case v1alpha1.KindDeployment:
+		return &appsv1.Deployment{ObjectMeta: meta,
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: selector, Template: template}}
+	case v1alpha1.KindStatefulSet:
+		app := &template.Spec.Containers[0]
+		app.VolumeMounts = append(app.VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/var/lib/app"})
+		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](2), Selector: selector, Template: template, ServiceName: name,
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "data"},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+			}},
+		}}
+	}
+	panic(fmt.Sprintf("the benchmark has no %s fixture", kind.Name))
+}
+
+// deployment is workloadOf a Deployment, for the measurements made on Deployments only.
+func deployment(set string, i, namespaces int) *appsv1.Deployment {
+	return workloadOf(workload.Deployment, set, i, namespaces).(*appsv1.Deployment)
+}
+
+// podTemplate is the pod template of every workload of the benchmark.
+func podTemplate(name string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name: "app", Image: "registry.example/shop/app:1.4.2",
+				Args:  []string{"--listen=:8080", "--log-file=/var/log/app/app.log"},
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				Env:   []corev1.EnvVar{{Name: "MODE", Value: "production"}},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 				},
-			},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("http")}}},
+				VolumeMounts:   []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+			}, {
+				Name: "metrics", Image: "registry.example/shop/metrics:0.9",
+			}},
+			Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		},
 	}
 }
 
 // profileSpec is a log shipper like the seed example's: a sidecar with a startup probe, resources and a volume
-// shared with the app.
-func profileSpec(set string) v1alpha1.ClusterSidecarProfileSpec {
+// shared with the app, for the workloads of one kind.
+func profileSpec(kind workload.Kind, set string) v1alpha1.ClusterSidecarProfileSpec {
 	return v1alpha1.ClusterSidecarProfileSpec{
 		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceLabel: "true"}},
 		SidecarProfileSpec: v1alpha1.SidecarProfileSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{setLabel: set}},
+			Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{setLabel: set}},
+			WorkloadKinds: []v1alpha1.WorkloadKind{kind.Name},
 			Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{
 				Name: "logshipper", Image: "registry.example/platform/logshipper:2.1",
 				Args: []string{"--path=/var/log/app/*.log"},
@@ -91,8 +118,8 @@ func profileSpec(set string) v1alpha1.ClusterSidecarProfileSpec {
 	}
 }
 
-func clusterProfile(name, set string) *v1alpha1.ClusterSidecarProfile {
-	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: profileSpec(set)}
+func clusterProfile(kind workload.Kind, name, set string) *v1alpha1.ClusterSidecarProfile {
+	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: profileSpec(kind, set)}
 }
 
 // parallel runs do(i) for i in [0, n) on workers goroutines and returns the first error.
@@ -122,9 +149,9 @@ func parallel(ctx context.Context, n, workers int, do func(ctx context.Context, 
 	return nil
 }
 
-// createDeployments creates n Deployments of a set on workers goroutines.
-func createDeployments(ctx context.Context, c client.Client, set string, from, n, namespaces, workers int) error {
+// createWorkloads creates n workloads of a kind and a set on workers goroutines.
+func createWorkloads(ctx context.Context, c client.Client, kind workload.Kind, set string, from, n, namespaces, workers int) error {
 	return parallel(ctx, n, workers, func(ctx context.Context, i int) error {
-		return c.Create(ctx, deployment(set, from+i, namespaces))
+		return c.Create(ctx, workloadOf(kind, set, from+i, namespaces))
 	})
 }

@@ -21,13 +21,14 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // mutatingWebhook is the name of the configuration envtest installs from config/webhook/manifests.yaml.
 const mutatingWebhook = "mutating-webhook-configuration"
 
-// idle waits until the manager has reconciled at least minReconciles Deployments since it started and has had
-// nothing to do for two scrapes in a row, and returns the last scrape.
+// idle waits until the manager has reconciled at least minReconciles workloads of the measured kind since it
+// started and has had nothing to do for two scrapes in a row, and returns the last scrape.
 func (s *scale) idle(ctx context.Context, minReconciles int) controlplane.Metrics {
 	deadline := time.Now().Add(waitTimeout)
 	var last float64 = -1
@@ -36,7 +37,7 @@ func (s *scale) idle(ctx context.Context, minReconciles int) controlplane.Metric
 		s.must(err)
 		reconciles := ms.Sum("controller_runtime_reconcile_total", nil)
 		busy := ms.Sum("workqueue_depth", nil) + ms.Sum("controller_runtime_active_workers", nil)
-		done := ms.Sum("controller_runtime_reconcile_total", map[string]string{"controller": "deployment"}) >= float64(minReconciles)
+		done := ms.Sum("controller_runtime_reconcile_total", map[string]string{"controller": strings.ToLower(string(s.kind.Name))}) >= float64(minReconciles)
 		if done && busy == 0 && reconciles == last {
 			return ms
 		}
@@ -48,14 +49,14 @@ func (s *scale) idle(ctx context.Context, minReconciles int) controlplane.Metric
 	}
 }
 
-// deploymentWrites is how many patches of Deployments the manager made between two scrapes (before nil: since
-// it started), and how many of them were refused with a conflict.
-func deploymentWrites(before, after controlplane.Metrics) (writes, conflicts float64) {
+// workloadWrites is how many patches of workloads of a kind the manager made between two scrapes (before nil:
+// since it started), and how many of them were refused with a conflict.
+func workloadWrites(kind workload.Kind, before, after controlplane.Metrics) (writes, conflicts float64) {
 	count := func(ms controlplane.Metrics, code string) float64 {
 		if ms == nil {
 			return 0
 		}
-		labels := map[string]string{"verb": "patch", "resource": "apps/deployments"}
+		labels := map[string]string{"verb": "patch", "resource": kind.GVK.Group + "/" + kind.Resource}
 		if code != "" {
 			labels["code"] = code
 		}
@@ -178,7 +179,7 @@ func (s *scale) timeCreatePreInjected(ctx context.Context, from, n int) time.Dur
 
 func (s *scale) timeCreate(ctx context.Context, set string, from, n int) time.Duration {
 	start := time.Now()
-	s.must(createDeployments(ctx, s.c, set, from, n, namespaces, createWorkers))
+	s.must(createWorkloads(ctx, s.c, workload.Deployment, set, from, n, namespaces, createWorkers))
 	return time.Since(start)
 }
 
@@ -219,7 +220,7 @@ var admissionRef = inject.ProfileRef{Kind: inject.KindClusterSidecarProfile, Nam
 // already in (pre-injected, or by the fixed-patch webhook): otherwise the reconciler would remove their sidecars
 // (it removes what a profile that does not select a workload injected) while they are being created.
 func admissionProfile() *v1alpha1.ClusterSidecarProfile {
-	p := clusterProfile(admissionRef.Name, setAdmission)
+	p := clusterProfile(workload.Deployment, admissionRef.Name, setAdmission)
 	p.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 		{Key: setLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{setAdmission, setPreInjected, setFixedPatch}}}}
 	return p

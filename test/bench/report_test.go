@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // The budget (ARCHITECTURE.md, "Performance budget").
@@ -20,8 +22,9 @@ const (
 )
 
 type result struct {
+	Kind           workload.Kind
 	N, Workers     int
-	Admission      admissionResult
+	Admission      admissionResult // measured for Deployments only (Created is 0 otherwise)
 	Inject, Remove phaseResult
 	Memory         *memoryResult
 }
@@ -81,33 +84,54 @@ func (r result) report(b *testing.B) {
 	b.ReportMetric(r.Remove.ratio(), "remove-ratio")
 	b.ReportMetric(r.Remove.Writes/n, "remove-writes/workload")
 	b.ReportMetric(r.Remove.Resync.Writes, "remove-resync-writes")
-	b.ReportMetric(100*r.Admission.overhead(), "admission-overhead-%")
-	b.ReportMetric(100*r.Admission.noopOverhead(), "noop-webhook-overhead-%")
-	b.ReportMetric(100*r.Admission.biggerObjectOverhead(), "bigger-object-overhead-%")
-	b.ReportMetric(100*r.Admission.fixedPatchOverhead(), "fixed-patch-webhook-overhead-%")
+	if r.Admission.Created > 0 {
+		b.ReportMetric(100*r.Admission.overhead(), "admission-overhead-%")
+		b.ReportMetric(100*r.Admission.noopOverhead(), "noop-webhook-overhead-%")
+		b.ReportMetric(100*r.Admission.biggerObjectOverhead(), "bigger-object-overhead-%")
+		b.ReportMetric(100*r.Admission.fixedPatchOverhead(), "fixed-patch-webhook-overhead-%")
+	}
 	if r.Memory != nil {
 		b.ReportMetric(r.Memory.HeapBytes/(1<<20), "heap-MiB")
 		b.ReportMetric(r.Memory.RSSBytes/(1<<20), "rss-MiB")
 	}
 }
 
-func renderTable(rs []result) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "Convergence (%d namespaces; Outrigger and the bare client with %d workers; budget: ratio <= %.1f, 1 write per workload, 0 on resync)\n\n",
-		namespaces, rs[0].Workers, maxConvergenceRatio)
-	sb.WriteString("| Deployments | phase | Outrigger | bare client | ratio | writes per workload | 409s | resync writes | resync time |\n")
-	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rs {
-		for _, p := range []struct {
-			name string
-			ph   phaseResult
-		}{{"inject", r.Inject}, {"remove", r.Remove}} {
-			fmt.Fprintf(&sb, "| %d | %s | %s | %s | %.2f %s | %.3f %s | %.0f | %.0f %s | %s |\n", r.N, p.name,
-				secs(p.ph.Outrigger), secs(p.ph.Bare), p.ph.ratio(), verdict(p.ph.ratio() <= maxConvergenceRatio),
-				p.ph.Writes/float64(r.N), verdict(p.ph.Writes == float64(r.N)), p.ph.Conflicts,
-				p.ph.Resync.Writes, verdict(p.ph.Resync.Writes == 0), secs(p.ph.Resync.Duration))
+// phases are a result's two convergences, named.
+func (r result) phases() []namedPhase {
+	return []namedPhase{{"inject", r.Inject}, {"remove", r.Remove}}
+}
+
+type namedPhase struct {
+	name string
+	phaseResult
+}
+
+// The convergence budget of a phase of n workloads.
+func (p phaseResult) ratioOK() bool       { return p.ratio() <= maxConvergenceRatio }
+func (p phaseResult) writesOK(n int) bool { return p.Writes == float64(n) }
+func (p phaseResult) resyncOK() bool      { return p.Resync.Writes == 0 }
+
+// missed says which convergence figures of a result miss the budget.
+func (r result) missed() []string {
+	var out []string
+	for _, p := range r.phases() {
+		if !p.ratioOK() {
+			out = append(out, fmt.Sprintf("%s: ratio %.2f > %.1f (Outrigger %s, bare client %s)", p.name, p.ratio(), maxConvergenceRatio, secs(p.Outrigger), secs(p.Bare)))
+		}
+		if !p.writesOK(r.N) {
+			out = append(out, fmt.Sprintf("%s: %.0f writes for %d workloads", p.name, p.Writes, r.N))
+		}
+		if !p.resyncOK() {
+			out = append(out, fmt.Sprintf("%s: %.0f writes on resync", p.name, p.Resync.Writes))
 		}
 	}
+	return out
+}
+
+// renderTable renders the convergence, admission and memory tables.
+func renderTable(rs []result) string {
+	var sb strings.Builder
+	sb.WriteString(renderConvergence(rs))
 	fmt.Fprintf(&sb, "\nAdmission (creating Deployments, %d at a time; budget: webhook overhead <= %.0f%%)\n\n", createWorkers, 100*maxAdmissionOverhead)
 	sb.WriteString("| Deployments (each way) | no webhook | no webhook, sidecar already in | no-op webhook | webhook with a precomputed patch | Outrigger's webhook | Outrigger's overhead | injected object alone | no-op webhook alone | precomputed patch | injected at creation |\n")
 	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -135,6 +159,24 @@ func verdict(ok bool) string {
 		return "(ok)"
 	}
 	return "(MISSED)"
+}
+
+// renderConvergence renders the convergence table of results of one kind.
+func renderConvergence(rs []result) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Convergence (%d namespaces; Outrigger and the bare client with %d workers; budget: ratio <= %.1f, 1 write per workload, 0 on resync)\n\n",
+		namespaces, rs[0].Workers, maxConvergenceRatio)
+	fmt.Fprintf(&sb, "| %s | phase | Outrigger | bare client | ratio | writes per workload | 409s | resync writes | resync time |\n", plural(rs[0].Kind))
+	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		for _, p := range r.phases() {
+			fmt.Fprintf(&sb, "| %d | %s | %s | %s | %.2f %s | %.3f %s | %.0f | %.0f %s | %s |\n", r.N, p.name,
+				secs(p.Outrigger), secs(p.Bare), p.ratio(), verdict(p.ratioOK()),
+				p.Writes/float64(r.N), verdict(p.writesOK(r.N)), p.Conflicts,
+				p.Resync.Writes, verdict(p.resyncOK()), secs(p.Resync.Duration))
+		}
+	}
+	return sb.String()
 }
 
 // plotConvergence draws convergence time against N, Outrigger and the bare client, injection and removal.

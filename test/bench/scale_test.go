@@ -1,6 +1,7 @@
 // Package bench is Outrigger's scale benchmark (`make bench`): on a real kube-apiserver and etcd, with the manager
-// as its own process, it measures convergence against a bare client making the same patches, the writes per
-// workload, the cost of the admission webhook, and the manager's memory with many pods. See docs/benchmarks.md.
+// as its own process, it measures convergence against a bare client making the same patches (of Deployments and
+// of StatefulSets), the writes per workload, the cost of the admission webhook, and the manager's memory with
+// many pods. See docs/benchmarks.md.
 package bench
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 const (
@@ -35,9 +37,10 @@ const (
 	waitTimeout   = 20 * time.Minute
 )
 
-// Environment knobs, so that a quick run is possible: BENCH_N=200 make bench.
-func sizes() []int     { return intsFromEnv("BENCH_N", []int{1000, 5000}) }
-func podCounts() []int { return intsFromEnv("BENCH_PODS", []int{20000, 5000}) } // total, injected
+// Environment knobs, so that a quick run is possible: BENCH_N=200 BENCH_STATEFULSETS=200 make bench.
+func sizes() []int            { return intsFromEnv("BENCH_N", []int{1000, 5000}) }
+func statefulSetSizes() []int { return intsFromEnv("BENCH_STATEFULSETS", []int{1000}) }
+func podCounts() []int        { return intsFromEnv("BENCH_PODS", []int{20000, 5000}) } // total, injected
 
 func intsFromEnv(name string, def []int) []int {
 	v := os.Getenv(name)
@@ -55,56 +58,101 @@ func intsFromEnv(name string, def []int) []int {
 	return out
 }
 
-// BenchmarkScale runs the whole measurement once per size (use -benchtime 1x) and prints the table.
+// BenchmarkScale runs the whole measurement on Deployments once per size (use -benchtime 1x) and prints the
+// table.
 func BenchmarkScale(b *testing.B) {
+	ns := sizes()
+	out, results := measure(b, workload.Deployment, ns, false, func(s *scale, i int) {
+		s.admission, s.memory = true, i == len(ns)-1
+	})
+	if len(results) == 0 {
+		return
+	}
+	writeTable(b, filepath.Join(out, "results.md"), renderTable(results))
+	if err := plotConvergence(results, filepath.Join(out, "convergence.png")); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("plot written to %s\n", filepath.Join(out, "convergence.png"))
+}
+
+// BenchmarkStatefulSets measures convergence on StatefulSets once per size (use -benchtime 1x): the same run as
+// BenchmarkScale's, with a profile listing StatefulSet in its workloadKinds, without the admission and memory
+// measurements. It prints the table and fails when a figure misses the budget.
+func BenchmarkStatefulSets(b *testing.B) {
+	out, results := measure(b, workload.StatefulSet, statefulSetSizes(), true, nil)
+	if len(results) == 0 {
+		return
+	}
+	writeTable(b, filepath.Join(out, "results-statefulsets.md"), renderConvergence(results))
+}
+
+// measure runs the measurement once per size on workloads of a kind, each size a sub-benchmark (deployments=1000),
+// and returns the output folder and the results. setup, when set, sets a run's options (i: the size's index);
+// failOnMiss fails a size whose convergence figures miss the budget.
+func measure(b *testing.B, kind workload.Kind, sizes []int, failOnMiss bool, setup func(s *scale, i int)) (out string, results []result) {
+	root, out, binary := prepare(b)
+	for i, n := range sizes {
+		b.Run(caseName(kind, n), func(b *testing.B) {
+			for b.Loop() {
+				s := &scale{b: b, root: root, out: out, binary: binary, kind: kind, n: n}
+				if setup != nil {
+					setup(s, i)
+				}
+				r := s.run()
+				r.report(b)
+				results = append(results, r)
+				if missed := r.missed(); failOnMiss && len(missed) > 0 {
+					b.Fatalf("%d %s missed the budget: %s", n, plural(kind), strings.Join(missed, "; "))
+				}
+			}
+		})
+	}
+	return out, results
+}
+
+// writeTable prints a table and writes it to path.
+func writeTable(b *testing.B, path, table string) {
+	fmt.Println(table)
+	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("table written to %s\n", path)
+}
+
+// prepare finds the repository and the output folder, bin/bench, and builds the manager the benchmark runs.
+func prepare(b *testing.B) (root, out, binary string) {
 	root, err := controlplane.Root()
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := filepath.Join(root, "bin", "bench")
+	out = filepath.Join(root, "bin", "bench")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		b.Fatal(err)
 	}
 	// BENCH_MANAGER runs a manager binary built elsewhere (to compare two versions); by default the tree's.
-	binary := os.Getenv("BENCH_MANAGER")
+	binary = os.Getenv("BENCH_MANAGER")
 	if binary == "" {
 		binary = filepath.Join(out, "manager")
 		if err := controlplane.BuildManager(root, binary); err != nil {
 			b.Fatal(err)
 		}
 	}
-	var results []result
-	ns := sizes()
-	for i, n := range ns {
-		b.Run(fmt.Sprintf("deployments=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				s := &scale{b: b, root: root, out: out, binary: binary, n: n, memory: i == len(ns)-1}
-				r := s.run()
-				r.report(b)
-				results = append(results, r)
-			}
-		})
-	}
-	if len(results) == 0 {
-		return
-	}
-	table := renderTable(results)
-	fmt.Println(table)
-	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(table), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := plotConvergence(results, filepath.Join(out, "convergence.png")); err != nil {
-		b.Fatal(err)
-	}
-	fmt.Printf("table and plot written to %s\n", out)
+	return root, out, binary
 }
 
-// scale is one run: a fresh control plane, N Deployments of each set.
+// caseName names a run of n workloads of a kind: deployments=1000.
+func caseName(kind workload.Kind, n int) string {
+	return fmt.Sprintf("%s=%d", strings.ToLower(plural(kind)), n)
+}
+
+// scale is one run: a fresh control plane, N workloads of one kind in each set.
 type scale struct {
 	b          *testing.B
 	root, out  string
 	binary     string
+	kind       workload.Kind
 	n          int
+	admission  bool // measure admission (Deployments) before convergence
 	memory     bool
 	env        *controlplane.Env
 	kubeconfig string
@@ -123,35 +171,37 @@ func (s *scale) must(err error) {
 
 func (s *scale) run() result {
 	ctx := context.Background()
-	r := result{N: s.n, Workers: controller.DefaultWorkloadWorkers}
+	r := result{Kind: s.kind, N: s.n, Workers: controller.DefaultWorkloadWorkers}
 	s.start()
 	defer s.stopAll()
 	s.must(s.createNamespaces(ctx))
 
-	r.Admission = s.measureAdmission(ctx)
+	if s.admission {
+		r.Admission = s.measureAdmission(ctx)
+	}
 
-	s.logf("creating %d Deployments for the bare client and %d for Outrigger", s.n, s.n)
-	s.must(createDeployments(ctx, s.c, setBare, 0, s.n, namespaces, createWorkers))
-	s.must(createDeployments(ctx, s.c, setOutrigger, 0, s.n, namespaces, createWorkers))
-	bareSpec, outSpec := profileSpec(setBare), profileSpec(setOutrigger)
+	s.logf("creating %d %s for the bare client and %d for Outrigger", s.n, plural(s.kind), s.n)
+	s.must(createWorkloads(ctx, s.c, s.kind, setBare, 0, s.n, namespaces, createWorkers))
+	s.must(createWorkloads(ctx, s.c, s.kind, setOutrigger, 0, s.n, namespaces, createWorkers))
+	bareSpec, outSpec := profileSpec(s.kind, setBare), profileSpec(s.kind, setOutrigger)
 	bareRev, outRev := inject.Revision(&bareSpec.SidecarProfileSpec), inject.Revision(&outSpec.SidecarProfileSpec)
-	tr, err := startTracker(ctx, s.cs, map[string]inject.ProfileRef{
+	tr, err := startTracker(ctx, s.cs, s.kind, map[string]inject.ProfileRef{
 		setBare:      {Kind: inject.KindClusterSidecarProfile, Name: "bench-bare"},
 		setOutrigger: {Kind: inject.KindClusterSidecarProfile, Name: "bench-outrigger"},
 	})
 	s.must(err)
 	defer tr.close()
-	bare := newBareClient(s.c)
+	bare := newBareClient(s.c, s.kind)
 
 	// Injection: the bare client, then Outrigger. The manager runs during the bare client's patches too (it has
 	// nothing to do with them), so that both go through the same admission chain: its webhook sees every
-	// Deployment update.
+	// workload update.
 	s.idle(ctx, 2*s.n)
 	r.Inject.Bare = s.timeBare(ctx, bare, tr, true, bareRev)
 	before := s.idle(ctx, 2*s.n)
-	r.Inject.Outrigger = s.timeOutrigger(ctx, tr, outRev, func() error { return s.c.Create(ctx, clusterProfile("bench-outrigger", setOutrigger)) })
+	r.Inject.Outrigger = s.timeOutrigger(ctx, tr, outRev, func() error { return s.c.Create(ctx, clusterProfile(s.kind, "bench-outrigger", setOutrigger)) })
 	after := s.idle(ctx, 0)
-	r.Inject.Writes, r.Inject.Conflicts = deploymentWrites(before, after)
+	r.Inject.Writes, r.Inject.Conflicts = workloadWrites(s.kind, before, after)
 	s.logf("Outrigger's writes while injecting: %s", writesByResource(before, after))
 	r.Inject.Resync = s.resync(ctx)
 
@@ -166,7 +216,7 @@ func (s *scale) run() result {
 		return s.c.Delete(ctx, &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "bench-outrigger"}})
 	})
 	after = s.idle(ctx, 0)
-	r.Remove.Writes, r.Remove.Conflicts = deploymentWrites(before, after)
+	r.Remove.Writes, r.Remove.Conflicts = workloadWrites(s.kind, before, after)
 	s.logf("Outrigger's writes while removing: %s", writesByResource(before, after))
 	r.Remove.Resync = s.resync(ctx)
 	return r
@@ -185,7 +235,7 @@ func (s *scale) start() {
 	// No client-side rate limit, as controller-runtime's default: the apiserver's priority and fairness decides.
 	cfg.QPS, cfg.Burst = -1, 0
 	s.c, s.cs = newClients(s.b, cfg)
-	s.logPath = filepath.Join(s.out, fmt.Sprintf("manager-%d.log", s.n))
+	s.logPath = filepath.Join(s.out, fmt.Sprintf("manager-%s.log", s.tag()))
 	_ = os.Remove(s.logPath)
 	s.startManager(context.Background())
 }
@@ -243,22 +293,22 @@ func (s *scale) createNamespaces(ctx context.Context) error {
 }
 
 // timeBare times the bare client injecting (add) or removing the profile on the bare set, until the tracker sees
-// every Deployment carry rev.
+// every workload carry rev.
 func (s *scale) timeBare(ctx context.Context, bare bareClient, tr *tracker, add bool, rev string) time.Duration {
-	ds, err := bare.list(ctx)
+	objs, err := bare.list(ctx)
 	s.must(err)
-	s.logf("bare client: patching %d Deployments with %d workers (add=%v)", len(ds), controller.DefaultWorkloadWorkers, add)
+	s.logf("bare client: patching %d %s with %d workers (add=%v)", len(objs), plural(s.kind), controller.DefaultWorkloadWorkers, add)
 	start := time.Now()
-	s.must(bare.run(ctx, ds, controller.DefaultWorkloadWorkers, add))
+	s.must(bare.run(ctx, objs, controller.DefaultWorkloadWorkers, add))
 	end, err := tr.waitFor(ctx, setBare, rev, s.n, waitTimeout)
 	s.must(err)
 	return end.Sub(start)
 }
 
 // timeOutrigger times Outrigger from act (creating or deleting its profile) until the tracker sees every
-// Deployment of its set carry rev.
+// workload of its set carry rev.
 func (s *scale) timeOutrigger(ctx context.Context, tr *tracker, rev string, act func() error) time.Duration {
-	s.logf("Outrigger: converging %d Deployments", s.n)
+	s.logf("Outrigger: converging %d %s", s.n, plural(s.kind))
 	phase := "inject"
 	if rev == "" {
 		phase = "remove"
@@ -280,18 +330,18 @@ func (s *scale) resync(ctx context.Context) resyncResult {
 	start := time.Now()
 	s.startManager(ctx)
 	ms := s.idle(ctx, 2*s.n)
-	writes, _ := deploymentWrites(nil, ms)
+	writes, _ := workloadWrites(s.kind, nil, ms)
 	return resyncResult{Writes: writes, Duration: time.Since(start)}
 }
 
 // profileCPU, when BENCH_CPUPROFILE=<seconds> is set, records a CPU profile of the manager from now on, into
-// bin/bench/cpu-<N>-<phase>.pprof (`go tool pprof -top bin/bench/manager <file>` reads it).
+// bin/bench/cpu-<kind>-<N>-<phase>.pprof (`go tool pprof -top bin/bench/manager <file>` reads it).
 func (s *scale) profileCPU(phase string) (wait func()) {
 	secs := os.Getenv("BENCH_CPUPROFILE")
 	if secs == "" {
 		return func() {}
 	}
-	path := filepath.Join(s.out, fmt.Sprintf("cpu-%d-%s.pprof", s.n, phase))
+	path := filepath.Join(s.out, fmt.Sprintf("cpu-%s-%s.pprof", s.tag(), phase))
 	url := s.mgr.PprofURL + "/debug/pprof/profile?seconds=" + secs
 	finished := make(chan struct{})
 	go func() {
@@ -313,6 +363,9 @@ func (s *scale) profileCPU(phase string) (wait func()) {
 	return func() { <-finished }
 }
 
+// tag names the run in file names: deployments-1000.
+func (s *scale) tag() string { return strings.Replace(caseName(s.kind, s.n), "=", "-", 1) }
+
 func (s *scale) logf(format string, args ...any) {
-	fmt.Printf("%s  N=%d  %s\n", time.Now().Format("15:04:05"), s.n, fmt.Sprintf(format, args...))
+	fmt.Printf("%s  %s  %s\n", time.Now().Format("15:04:05"), caseName(s.kind, s.n), fmt.Sprintf(format, args...))
 }
