@@ -12,7 +12,6 @@ import (
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
@@ -124,68 +123,6 @@ func widgetKind(g Gomega) workload.Kind {
 	i := slices.IndexFunc(configuredKinds, func(k kindconfig.Kind) bool { return k.Name == "Widget" })
 	g.Expect(i).NotTo(BeNumerically("<", 0), "Widget is configured in %s", kindsConfig)
 	return configuredKinds[i].Kind
-}
-
-// A kind from the manager's configuration, with its pod template at an unusual path, is injected as the built-in
-// kinds are: at admission (generation 1), by the reconciler with one write for one that existed before, not
-// again on resync, and removed back to exactly the original; its own fields are never touched.
-func TestConfiguredKind_InjectedAtAdmissionAndByTheReconcilerAndRemoved(t *testing.T) {
-	g := NewWithT(t)
-	widget := widgetKind(g)
-	ns := newNamespace(t, nil)
-	create(t, newWidget(ns, "existing"))
-	read := func(g Gomega, name string) *unstructured.Unstructured {
-		return getWorkload(g, widget, ns, name).(*unstructured.Unstructured)
-	}
-	original := read(g, "existing").Object["spec"]
-
-	spec := logShipperSpec()
-	spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"existing", "fresh"}}}}
-	spec.WorkloadKinds = []v1alpha1.WorkloadKind{"Widget"}
-	profile := newProfile(ns, "logshipper", spec)
-	create(t, profile)
-	sidecars := func(g Gomega, name string) []any {
-		c, _, _ := unstructured.NestedSlice(read(g, name).Object, "spec", "runner", "podTemplate", "spec", "initContainers")
-		return c
-	}
-	g.Eventually(func(g Gomega) {
-		g.Expect(sidecars(g, "existing")).To(ConsistOf(And(HaveKeyWithValue("name", "logshipper"), HaveKeyWithValue("restartPolicy", "Always"))))
-	}, timeout, interval).Should(Succeed())
-	g.Eventually(writes.In).WithArguments(ns).WithTimeout(timeout).Should(Equal(1), "one write for the existing Widget")
-
-	create(t, newWidget(ns, "fresh"))
-	fresh := read(g, "fresh")
-	g.Expect(fresh.GetGeneration()).To(BeEquivalentTo(1), "created with its sidecars")
-	g.Expect(sidecars(g, "fresh")).To(ConsistOf(HaveKeyWithValue("name", "logshipper")))
-	g.Expect(fresh.Object["spec"]).To(HaveKeyWithValue("size", BeEquivalentTo(3)), "the Widget's own fields are left alone")
-	g.Expect(fresh.GetAnnotations()).NotTo(HaveKey(v1alpha1.InjectionAnnotation), "the record is on the pod template, not the Widget")
-	tmpl, err := widget.PodTemplate(fresh)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(tmpl.Annotations).To(HaveKey(v1alpha1.InjectionAnnotation))
-
-	// kstatus reads a Widget without conditions, whose controller (none here) has not written observedGeneration,
-	// as Current: rolled out.
-	g.Eventually(func(g Gomega) {
-		st := getProfile(g, ns, "logshipper").Status
-		g.Expect(condition(st, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "%+v", st.Conditions)
-		g.Expect([]int32{st.Matched, st.UpToDate, st.RolledOut}).To(Equal([]int32{2, 2, 2}))
-	}, timeout, interval).Should(Succeed())
-	g.Expect(writes.In(ns)).To(Equal(1))
-
-	touched := updateProfile(g, ns, "logshipper", func(p *v1alpha1.SidecarProfile) { p.Spec.Order++ })
-	g.Eventually(func(g Gomega) {
-		g.Expect(getProfile(g, ns, "logshipper").Status.ObservedGeneration).To(Equal(touched.Generation))
-	}, timeout, interval).Should(Succeed())
-	g.Consistently(func() int { return writes.In(ns) }, "2s", interval).Should(Equal(1), "a resync must not write")
-
-	g.Expect(k8s.Delete(context.Background(), profile)).To(Succeed())
-	g.Eventually(func(g Gomega) {
-		g.Expect(read(g, "existing").Object["spec"]).To(Equal(original))
-		g.Expect(sidecars(g, "fresh")).To(BeEmpty())
-		err := k8s.Get(context.Background(), client.ObjectKeyFromObject(profile), &v1alpha1.SidecarProfile{})
-		g.Expect(apierrors.IsNotFound(err)).To(BeTrue())
-	}, timeout, interval).Should(Succeed())
 }
 
 // A profile that lists a kind the manager neither has built in nor is configured with is refused, with the kinds

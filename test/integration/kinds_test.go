@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -21,13 +22,24 @@ import (
 	"github.com/outrigger-dev/outrigger/test/profilecases"
 )
 
-// podTemplateKinds are the kinds beyond Deployment, Job and CronJob, each with a minimal workload of its own.
+// podTemplateKinds are the kinds beyond Deployment, Job and CronJob, each with a minimal workload of its own:
+// the built-in ones, Argo Rollouts (on their real CRD, installed while the manager runs) and a configured kind
+// (Widget, whose pod template is at spec.runner.podTemplate). kind is a function because the configured kinds
+// are known once the suite has started.
 var podTemplateKinds = []struct {
-	kind workload.Kind
-	new  func(ns, name string) client.Object
+	name    string
+	kind    func(Gomega) workload.Kind
+	new     func(ns, name string) client.Object
+	install func() error // what the kind needs installed first, if anything
 }{
-	{workload.StatefulSet, func(ns, name string) client.Object { return profilecases.NewStatefulSet(ns, name) }},
-	{workload.DaemonSet, func(ns, name string) client.Object { return profilecases.NewDaemonSet(ns, name) }},
+	{"StatefulSet", builtIn(workload.StatefulSet), func(ns, name string) client.Object { return profilecases.NewStatefulSet(ns, name) }, nil},
+	{"DaemonSet", builtIn(workload.DaemonSet), func(ns, name string) client.Object { return profilecases.NewDaemonSet(ns, name) }, nil},
+	{"Rollout", builtIn(workload.ArgoRollout), func(ns, name string) client.Object { return profilecases.NewArgoRollout(ns, name) }, installRolloutCRD},
+	{"Widget (configured)", widgetKind, func(ns, name string) client.Object { return newWidget(ns, name) }, nil},
+}
+
+func builtIn(k workload.Kind) func(Gomega) workload.Kind {
+	return func(Gomega) workload.Kind { return k }
 }
 
 // getWorkload reads a workload of a kind from the apiserver.
@@ -37,43 +49,63 @@ func getWorkload(g Gomega, kind workload.Kind, ns, name string) client.Object {
 	return obj
 }
 
-// StatefulSets and DaemonSets are injected as Deployments are: one created after its profile is stored with the
-// sidecars at generation 1, one that existed before gets them with one write, a resync writes nothing, and
-// deleting the profile gives back exactly the original template.
-func TestStatefulSetAndDaemonSet_InjectedAtAdmissionAndByTheReconcilerAndRemoved(t *testing.T) {
+// storedSpec is a workload's spec as the apiserver stores it, field for field, whatever the kind's Go type.
+func storedSpec(g Gomega, kind workload.Kind, ns, name string) any {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(getWorkload(g, kind, ns, name))
+	g.Expect(err).NotTo(HaveOccurred())
+	return u["spec"]
+}
+
+// podTemplate is a workload's pod template, typed.
+func podTemplate(g Gomega, kind workload.Kind, ns, name string) *corev1.PodTemplateSpec {
+	tmpl, err := kind.PodTemplate(getWorkload(g, kind, ns, name))
+	g.Expect(err).NotTo(HaveOccurred())
+	return tmpl
+}
+
+// Every kind with a pod template is injected as Deployments are: one created after its profile is stored with
+// the sidecars at generation 1, one that existed before gets them with one write, a resync writes nothing, and
+// deleting the profile gives back exactly the original spec (claim templates and a custom resource's own fields
+// included).
+func TestPodTemplateKinds_InjectedAtAdmissionAndByTheReconcilerAndRemoved(t *testing.T) {
 	for _, tc := range podTemplateKinds {
-		t.Run(string(tc.kind.Name), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
+			if tc.install != nil {
+				g.Expect(tc.install()).To(Succeed())
+			}
+			kind := tc.kind(g)
 			ns := newNamespace(t, nil)
 			create(t, tc.new(ns, "existing"))
-			original := tc.kind.Template(getWorkload(g, tc.kind, ns, "existing")).DeepCopy()
+			original := storedSpec(g, kind, ns, "existing")
 
 			spec := logShipperSpec()
 			spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 				{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"existing", "fresh"}}}}
-			spec.WorkloadKinds = []v1alpha1.WorkloadKind{tc.kind.Name}
+			spec.WorkloadKinds = []v1alpha1.WorkloadKind{kind.Name}
 			profile := newProfile(ns, "logshipper", spec)
 			create(t, profile)
+			// For a kind whose CRD was installed just now, this waits for the manager to serve it.
 			g.Eventually(func(g Gomega) {
-				g.Expect(tc.kind.Template(getWorkload(g, tc.kind, ns, "existing")).Spec.InitContainers).To(ConsistOf(HaveField("Name", "logshipper")))
+				g.Expect(podTemplate(g, kind, ns, "existing").Spec.InitContainers).To(ConsistOf(HaveField("Name", "logshipper")))
 			}, timeout, interval).Should(Succeed())
 			// The counter counts once the manager has the apiserver's answer, which may be after the test saw the write.
-			g.Eventually(writes.In).WithArguments(ns).WithTimeout(timeout).Should(Equal(1), "one write for the existing %s", tc.kind.Name)
+			g.Eventually(writes.In).WithArguments(ns).WithTimeout(timeout).Should(Equal(1), "one write for the existing %s", kind.Name)
 
 			create(t, tc.new(ns, "fresh"))
-			fresh := getWorkload(g, tc.kind, ns, "fresh")
-			g.Expect(fresh.GetGeneration()).To(BeEquivalentTo(1), "created with its sidecars")
-			tmpl := tc.kind.Template(fresh)
+			g.Expect(getWorkload(g, kind, ns, "fresh").GetGeneration()).To(BeEquivalentTo(1), "created with its sidecars")
+			tmpl := podTemplate(g, kind, ns, "fresh")
 			g.Expect(tmpl.Spec.InitContainers).To(ConsistOf(And(HaveField("Name", "logshipper"),
-				HaveField("RestartPolicy", HaveValue(Equal(corev1.ContainerRestartPolicyAlways))))))
+				HaveField("RestartPolicy", HaveValue(Equal(corev1.ContainerRestartPolicyAlways))))), "the kind's schema keeps restartPolicy")
 			g.Expect(tmpl.Spec.Containers[0].VolumeMounts).To(ConsistOf(HaveField("MountPath", "/opt")))
+			g.Expect(tmpl.Annotations).To(HaveKey(v1alpha1.InjectionAnnotation))
 
 			g.Eventually(func(g Gomega) {
 				st := getProfile(g, ns, "logshipper").Status
 				g.Expect(condition(st, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "%+v", st.Conditions)
 				g.Expect([]int32{st.Matched, st.UpToDate, st.RolledOut}).To(Equal([]int32{2, 2, 2}))
 			}, timeout, interval).Should(Succeed())
-			g.Expect(writes.In(ns)).To(Equal(1), "the webhook injected the new %s; the reconciler had nothing to write", tc.kind.Name)
+			g.Expect(writes.In(ns)).To(Equal(1), "the webhook injected the new %s; the reconciler had nothing to write", kind.Name)
 
 			// Resync: a profile change that renders the same sidecars reconciles every workload and writes nothing.
 			touched := updateProfile(g, ns, "logshipper", func(p *v1alpha1.SidecarProfile) { p.Spec.Order++ })
@@ -84,8 +116,8 @@ func TestStatefulSetAndDaemonSet_InjectedAtAdmissionAndByTheReconcilerAndRemoved
 
 			g.Expect(k8s.Delete(context.Background(), profile)).To(Succeed())
 			g.Eventually(func(g Gomega) {
-				g.Expect(*tc.kind.Template(getWorkload(g, tc.kind, ns, "existing"))).To(Equal(*original))
-				tmpl := tc.kind.Template(getWorkload(g, tc.kind, ns, "fresh"))
+				g.Expect(storedSpec(g, kind, ns, "existing")).To(Equal(original))
+				tmpl := podTemplate(g, kind, ns, "fresh")
 				g.Expect(tmpl.Spec.InitContainers).To(BeEmpty())
 				g.Expect(tmpl.Annotations).NotTo(HaveKey(v1alpha1.InjectionAnnotation))
 				err := k8s.Get(context.Background(), client.ObjectKeyFromObject(profile), &v1alpha1.SidecarProfile{})
