@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -211,17 +212,17 @@ func checkRequest(t *testing.T, c *fuzzChoices) {
 	if err := json.Unmarshal(out, obj); err != nil {
 		t.Fatalf("the patched object is not a %s: %v\n%s", kind.Name, err, out)
 	}
-	if got := kind.Template(obj); !equality.Semantic.DeepEqual(got, want) {
+	if got := templateOf(kind, obj); !equality.Semantic.DeepEqual(got, want) {
 		t.Fatalf("the patched template is not the engine's:\nobject %s\npatch  %s\ngot    %s\nwant   %s", raw, resp.Patch, dump(got), dump(want))
 	}
 	// What the workload brought (its own broken mounts, a record claiming them) is its business; the patch
 	// adds no mount of a missing volume.
 	in := kind.NewObject()
 	_ = json.Unmarshal(raw, in)
-	had := missingMounts(kind.Template(in))
-	for _, m := range missingMounts(kind.Template(obj)) {
+	had := missingMounts(templateOf(kind, in))
+	for _, m := range missingMounts(templateOf(kind, obj)) {
 		if !slices.Contains(had, m) {
-			t.Fatalf("the patch adds a mount of a volume the pod does not declare: %s\n%s", m, dump(kind.Template(obj)))
+			t.Fatalf("the patch adds a mount of a volume the pod does not declare: %s\n%s", m, dump(templateOf(kind, obj)))
 		}
 	}
 	// Idempotent: the injected object, sent back as an update, needs nothing more.
@@ -275,11 +276,24 @@ func engineResult(t *testing.T, h *Injector, kind workload.Kind, req admission.R
 			input[i].KeepOnly = true
 		}
 	}
-	res, err := inject.Inject(kind.Template(obj), input)
+	tmpl, err := kind.PodTemplate(obj) // a typed copy for a kind read as unstructured (an Argo Rollout)
+	if none := (*workload.NoTemplateError)(nil); errors.As(err, &none) {
+		return nil, nil // a Rollout with workloadRef: nothing to inject
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := inject.Inject(tmpl, input, kind.InjectOptions(obj)...)
 	if err != nil || !res.Changed {
 		return nil, err
 	}
 	return res.Template, nil
+}
+
+// templateOf is a workload's pod template, typed (a copy for a kind read as unstructured); nil when it has none.
+func templateOf(kind workload.Kind, obj client.Object) *corev1.PodTemplateSpec {
+	tmpl, _ := kind.PodTemplate(obj)
+	return tmpl
 }
 
 // missingMounts lists the mounts of injected init containers whose volume the template does not declare.
