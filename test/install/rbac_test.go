@@ -105,7 +105,7 @@ var allowedRBAC = map[string]allowedRole{
 	}},
 	"workload-kinds": {kind: "ClusterRole", grants: []grant{
 		{groups: list("apps.kruise.io"), resources: list("clonesets"), verbs: list("get", "list", "watch", "patch"),
-			why: "a kind of the chart's value workloadKinds (the test's other values configure OpenKruise's CloneSet): read and patched as Deployments are"},
+			why: "a configured kind (the chart's value workloadKinds in the test's other values, and config/components/workload-kinds, configure OpenKruise's CloneSet): read and patched as Deployments are"},
 	}},
 	"webhook-cert-role": {kind: "Role", grants: []grant{
 		{groups: list(""), resources: list("secrets"), verbs: list("create", "list", "watch"),

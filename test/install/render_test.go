@@ -234,6 +234,9 @@ var renderings = []rendering{
 	{name: "kustomize config-cert-manager", render: func(t *testing.T) []*unstructured.Unstructured {
 		return kustomizeBuild(t, "config/cert-manager")
 	}, external: []string{"Certificate", "Issuer"}, certMode: "external"},
+	{name: "kustomize config-default with the workload-kinds component", render: func(t *testing.T) []*unstructured.Unstructured {
+		return kustomizeOverlay(t, "config/default", workloadKindsComponent)
+	}, certMode: "self-managed"},
 	{name: "helm default values", render: func(t *testing.T) []*unstructured.Unstructured {
 		return helmTemplate(t, nil)
 	}, certMode: "self-managed"},
