@@ -81,6 +81,10 @@ const (
 	// ReasonNativeSidecarsUnsupported (Stalled=True): the cluster's Kubernetes is older than 1.29, the first
 	// with native sidecars.
 	ReasonNativeSidecarsUnsupported = "NativeSidecarsUnsupported"
+	// ReasonKindNotServed (Stalled=True, Ready=False): workloadKinds lists a configured kind the manager does not
+	// serve, as its CRD has no pod template where the manager's configuration says; the message names the entry.
+	// Fix the entry or the CRD (a changed CRD is checked again without a restart), or leave the kind out.
+	ReasonKindNotServed = "KindNotServed"
 	// ReasonHealthy (Degraded=False): every sidecar of the profile is ready in every pod.
 	ReasonHealthy = "Healthy"
 )

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -96,7 +97,9 @@ func (w *kindWatcher) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	if err != nil || !served {
 		return ctrl.Result{RequeueAfter: kindRecheck}, err
 	}
-	if err := w.serve(ctx, kind); err != nil {
+	if err := w.serve(ctx, kind); errors.Is(err, errRefused) {
+		return ctrl.Result{}, nil // logged and reported; the next change of the CRD looks again
+	} else if err != nil {
 		return ctrl.Result{}, fmt.Errorf("serving %s: %w", kind.GVK, err)
 	}
 	w.pending = slices.Delete(w.pending, i, i+1)

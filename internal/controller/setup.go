@@ -6,6 +6,7 @@ package controller
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -79,7 +80,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 	logger := log.FromContext(ctx)
 	for _, kind := range served {
 		if err := s.checkConfigured(ctx, kind); err != nil {
-			logger.Error(err, "not serving a configured workload kind", "kind", kind.GVK.String())
+			// Refused until its CRD changes: the kind watcher checks it again then.
+			s.refuse(ctx, kind, err)
+			pending = append(pending, kind)
 			continue
 		}
 		if err := s.serveKind(ctx, kind); err != nil {
@@ -95,6 +98,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 		return s.served, nil
 	}
 	for _, kind := range pending {
+		if _, refused := s.served.Refusal(kind.Name); refused {
+			continue
+		}
 		logger.Info("the apiserver does not serve a workload kind: it is served once its CRD is installed",
 			"kind", kind.GVK.String(), "crd", crdName(kind), "entry", s.entry(kind))
 	}
@@ -158,11 +164,33 @@ func (s *setup) serveKind(ctx context.Context, kind workload.Kind) error {
 	return r.SetupWithManager(s.mgr)
 }
 
-// serveLate serves a kind whose CRD arrived while the manager runs: the profile reconcilers, already running,
-// start watching it too.
+// refuse logs why a configured kind is not served (once for each reason) and keeps it for the status of the
+// profiles that list it.
+func (s *setup) refuse(ctx context.Context, kind workload.Kind, err error) {
+	if why, ok := s.served.Refusal(kind.Name); ok && why == err.Error() {
+		return
+	}
+	log.FromContext(ctx).Error(err, "not serving a configured workload kind", "kind", kind.GVK.String())
+	s.served.Refuse(kind.Name, err.Error())
+	s.kindsChanged()
+}
+
+// kindsChanged has every profile's status computed again (no-op before the profile reconcilers are set up).
+func (s *setup) kindsChanged() {
+	for _, r := range s.profiles {
+		r.KindsChanged()
+	}
+}
+
+// errRefused is serveLate's answer for a kind its CRD does not fit: nothing to retry until the CRD changes.
+var errRefused = errors.New("the kind's CRD does not fit its configuration")
+
+// serveLate serves a kind whose CRD arrived (or changed) while the manager runs: the profile reconcilers, already
+// running, start watching it too.
 func (s *setup) serveLate(ctx context.Context, kind workload.Kind) error {
 	if err := s.checkConfigured(ctx, kind); err != nil {
-		return err
+		s.refuse(ctx, kind, err)
+		return fmt.Errorf("%w: %w", errRefused, err)
 	}
 	if err := s.serveKind(ctx, kind); err != nil {
 		return err
@@ -172,6 +200,7 @@ func (s *setup) serveLate(ctx context.Context, kind workload.Kind) error {
 			return err
 		}
 	}
+	s.kindsChanged()
 	return nil
 }
 

@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -70,7 +71,8 @@ func reconcilingCondition(in Input, t tally) metav1.Condition {
 }
 
 // stalledCondition is True when Outrigger cannot go on without a person: an unusable spec, a cluster without
-// native sidecars, or (unless the profile is being deleted) a conflict, a failure or a stuck rollout.
+// native sidecars, or (unless the profile is being deleted) a kind it lists that the manager refused, a conflict,
+// a failure or a stuck rollout.
 func stalledCondition(in Input, t tally) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonSucceeded, Message: "not stalled"}
 	set := func(reason, msg string) { c.Status, c.Reason, c.Message = metav1.ConditionTrue, reason, msg }
@@ -80,6 +82,9 @@ func stalledCondition(in Input, t tally) metav1.Condition {
 	case in.NativeSidecarsUnsupported != "":
 		set(v1alpha1.ReasonNativeSidecarsUnsupported, truncate(in.NativeSidecarsUnsupported, 1024))
 	case in.Deleting:
+	case len(in.KindsNotServed) > 0:
+		set(v1alpha1.ReasonKindNotServed, truncate("workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: "+
+			strings.Join(in.KindsNotServed, "; "), 1024))
 	case t.conflicts > 0 || t.failures > 0 || t.stuck > 0:
 		set(stalledReason(t), stalledMessage(t))
 	}

@@ -65,6 +65,8 @@ type Input struct {
 	Now        metav1.Time
 	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can).
 	NativeSidecarsUnsupported string
+	// KindsNotServed says, for each kind the profile lists that the manager refused to serve, which kind and why.
+	KindsNotServed []string
 }
 
 // Failure is why Outrigger could not bring a workload to what its profiles say at its last try.

@@ -7,13 +7,17 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -29,6 +33,7 @@ import (
 const (
 	kindsConfig = "test/testdata/kinds/workload-kinds.yaml"
 	widgetCRD   = "test/testdata/kinds/widgets-crd.yaml"
+	gadgetCRD   = "test/testdata/kinds/gadgets-crd.yaml"
 )
 
 // configuredKinds are what the suite's manager is started with (kindconfig.Load of kindsConfig).
@@ -43,7 +48,7 @@ func setUpConfiguredKinds(ctx context.Context) error {
 		return fmt.Errorf("%s: %v", kindsConfig, errs)
 	}
 	configuredKinds = kinds
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{filepath.Join(testEnv.Root, widgetCRD)}, ErrorIfPathMissing: true}); err != nil {
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{filepath.Join(testEnv.Root, widgetCRD), filepath.Join(testEnv.Root, gadgetCRD)}, ErrorIfPathMissing: true}); err != nil {
 		return err
 	}
 	var resources []string
@@ -134,5 +139,67 @@ func TestConfiguredKind_AProfileListingAnUnknownKindIsRefusedWithTheKnownOnes(t 
 	spec.WorkloadKinds = []v1alpha1.WorkloadKind{"Widget", "CloneSet"}
 	err := k8s.Create(context.Background(), newProfile(ns, "logshipper", spec))
 	g.Expect(err).To(MatchError(ContainSubstring(
-		`spec.workloadKinds[1]: "CloneSet" is not a kind Outrigger injects into here: the kinds are Deployment, Job, CronJob, StatefulSet, DaemonSet, Rollout, Widget`)))
+		`spec.workloadKinds[1]: "CloneSet" is not a kind Outrigger injects into here: the kinds are Deployment, Job, CronJob, StatefulSet, DaemonSet, Rollout, Widget, Gadget`)))
 }
+
+// fixGadgetCRD adds to the Gadget CRD the field its configuration names, spec.podTemplate: once per process, as
+// the manager serves the kind from then on.
+var fixGadgetCRD = sync.OnceValue(func() error {
+	scheme := runtime.NewScheme()
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	crds, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := crds.Get(context.Background(), client.ObjectKey{Name: "gadgets.test.outrigger.dev"}, crd); err != nil {
+			return err
+		}
+		spec := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+		spec.Properties["podTemplate"] = spec.Properties["template"]
+		crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"] = spec
+		return crds.Update(context.Background(), crd)
+	})
+})
+
+// A configured kind whose CRD has no pod template where the configuration says is refused by the manager at
+// start; a profile listing it is Stalled with which entry and why, not Ready while that kind's workloads get
+// nothing. Once the CRD has the field, the manager serves the kind without a restart, the profile is no longer
+// Stalled, and a new Gadget gets the sidecars at admission.
+func TestConfiguredKind_RefusedIsReportedOnTheProfileAndServedOnceItsCRDFits(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t, nil)
+	spec := sidecarSpec("gadget", "proxy")
+	spec.WorkloadKinds = []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, "Gadget"}
+	create(t, newProfile(ns, "proxy", spec))
+	stalled := func(g Gomega) metav1.Condition {
+		return condition(getProfile(g, ns, "proxy").Status, v1alpha1.ConditionStalled)
+	}
+	if !gadgetServed.Load() { // the first run in this process: the CRD is as installed
+		g.Eventually(stalled, timeout, interval).Should(And(HaveField("Status", metav1.ConditionTrue),
+			HaveField("Reason", v1alpha1.ReasonKindNotServed),
+			HaveField("Message", ContainSubstring("Gadget: kinds[1] (test.outrigger.dev/v1 Gadget) in "+filepath.Join(testEnv.Root, kindsConfig))),
+			HaveField("Message", ContainSubstring("has no field podTemplate on the way to spec.podTemplate"))))
+	}
+	g.Expect(fixGadgetCRD()).To(Succeed())
+	gadgetServed.Store(true)
+	g.Eventually(stalled, timeout, interval).Should(HaveField("Status", metav1.ConditionFalse))
+
+	gadget := newWidget(ns, "gadget")
+	gadget.SetKind("Gadget")
+	runner, _, _ := unstructured.NestedMap(gadget.Object, "spec", "runner")
+	gadget.Object["spec"] = map[string]any{"selector": runner["selector"], "podTemplate": runner["podTemplate"]}
+	g.Eventually(func() error { return k8s.Create(context.Background(), gadget.DeepCopy()) }, timeout, interval).Should(Succeed())
+	stored := &unstructured.Unstructured{}
+	stored.SetGroupVersionKind(gadget.GroupVersionKind())
+	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(gadget), stored)).To(Succeed())
+	names, _, _ := unstructured.NestedSlice(stored.Object, "spec", "podTemplate", "spec", "initContainers")
+	g.Expect(names).To(ConsistOf(HaveKeyWithValue("name", "proxy")), "injected at admission, generation %d", stored.GetGeneration())
+	g.Expect(stored.GetGeneration()).To(BeEquivalentTo(1))
+}
+
+// gadgetServed is whether fixGadgetCRD ran in this process (go test -count=N runs the test N times).
+var gadgetServed atomic.Bool

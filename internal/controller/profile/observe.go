@@ -30,6 +30,11 @@ func (r *Reconciler) observe(ctx context.Context, p selection.Profile) (status.I
 
 		NativeSidecarsUnsupported: r.NativeSidecarsUnsupported,
 	}
+	for _, k := range p.ProfileSpec().WorkloadKinds {
+		if why, refused := r.Kinds.Refusal(k); refused {
+			in.KindsNotServed = append(in.KindsNotServed, fmt.Sprintf("%s: %s", k, why))
+		}
+	}
 	sel, specErr := selection.Parse(p, r.Catalog.Protected)
 	in.SpecError = specErr
 	ref := selection.Ref(p)

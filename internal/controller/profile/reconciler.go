@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -68,6 +69,7 @@ type Reconciler struct {
 	controller    controller.Controller // set by SetupWithManager
 	clusterScoped bool
 	cache         cache.Cache
+	kindsChanged  chan event.GenericEvent // set by SetupWithManager; see KindsChanged
 }
 
 // Reconcile ensures the finalizer, computes the status, and removes the finalizer once no workload carries the
@@ -209,9 +211,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b = b.Watches(&corev1.Pod{}, coalesced{mapPodToProfiles(clusterScoped), r.pacer},
 		builder.WithPredicates(podChanged))
 	if clusterScoped {
-		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapNamespaceToClusterProfiles(c)),
+		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapToEveryProfile(c, true)),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	}
+	r.kindsChanged = make(chan event.GenericEvent, 1)
+	b = b.WatchesRawSource(source.Channel(r.kindsChanged, handler.EnqueueRequestsFromMapFunc(mapToEveryProfile(c, clusterScoped))))
 	var err error
 	r.controller, err = b.Build(r)
 	return err
@@ -222,6 +226,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) workloadSource(kind workload.Kind) source.Source {
 	return source.Kind(r.cache, kind.NewObject(), handler.EventHandler(coalesced{mapWorkloadToProfiles(r.Catalog, kind, r.clusterScoped), r.pacer}),
 		predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, rolloutChanged(kind)))
+}
+
+// KindsChanged looks at every profile again: the manager refused a kind or served one late, which changes the
+// status of the profiles that list it even when no workload event comes. Calls that come while one is queued
+// are one.
+func (r *Reconciler) KindsChanged() {
+	select {
+	case r.kindsChanged <- event.GenericEvent{Object: r.NewProfile()}:
+	default:
+	}
 }
 
 // WatchKind starts watching a kind whose CRD arrived while the manager runs, and observes its workloads from

@@ -60,17 +60,32 @@ func mapWorkloadToProfiles(cat catalog.Catalog, kind workload.Kind, clusterScope
 	}
 }
 
-// mapNamespaceToClusterProfiles enqueues every ClusterSidecarProfile when a namespace's labels change.
-func mapNamespaceToClusterProfiles(c client.Reader) handler.MapFunc {
+// mapToEveryProfile enqueues every profile of one kind: for cluster profiles when a namespace's labels change,
+// and for both when the kinds the manager serves change.
+func mapToEveryProfile(c client.Reader, clusterScoped bool) handler.MapFunc {
 	return func(ctx context.Context, _ client.Object) []reconcile.Request {
-		var list v1alpha1.ClusterSidecarProfileList
-		if err := c.List(ctx, &list); err != nil {
-			log.FromContext(ctx).Error(err, "listing ClusterSidecarProfiles")
+		var keys []client.ObjectKey
+		var err error
+		if clusterScoped {
+			var list v1alpha1.ClusterSidecarProfileList
+			err = c.List(ctx, &list)
+			for i := range list.Items {
+				keys = append(keys, client.ObjectKeyFromObject(&list.Items[i]))
+			}
+		} else {
+			var list v1alpha1.SidecarProfileList
+			err = c.List(ctx, &list)
+			for i := range list.Items {
+				keys = append(keys, client.ObjectKeyFromObject(&list.Items[i]))
+			}
+		}
+		if err != nil {
+			log.FromContext(ctx).Error(err, "listing the profiles")
 			return nil
 		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for i := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		reqs := make([]reconcile.Request, 0, len(keys))
+		for _, k := range keys {
+			reqs = append(reqs, reconcile.Request{NamespacedName: k})
 		}
 		return reqs
 	}
