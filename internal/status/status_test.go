@@ -261,7 +261,7 @@ func TestCompute(t *testing.T) {
 			in: Input{Generation: 5, Revision: rev, KindsNotServed: []string{"CloneSet: kinds[0] (apps.kruise.io/v1alpha1 CloneSet): podTemplatePath: no field tmpl"},
 				Workloads: []WorkloadObservation{dep("team-a", "web"), dep("team-a", "api", conflicted(containerClash))}},
 			matched: 2, injected: 1, upToDate: 1,
-			ready: wantCond{status: metav1.ConditionFalse, reason: v1alpha1.ReasonKindNotServed, msg: []string{"CloneSet: kinds[0]"}},
+			ready:       wantCond{status: metav1.ConditionFalse, reason: v1alpha1.ReasonKindNotServed, msg: []string{"CloneSet: kinds[0]"}},
 			reconciling: succeeded,
 			stalled: wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonKindNotServed,
 				exact: "workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: " +
