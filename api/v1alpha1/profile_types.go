@@ -127,6 +127,12 @@ type SidecarProfileSpec struct {
 	// +optional
 	// +kubebuilder:default=Rollout
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
+
+	// rollout says how a new revision reaches the existing workloads: in waves, a canary first, each gated on
+	// the sidecars' health (see RolloutStrategy). Left out, the defaults apply: waves of 1, 10% and 50% of the
+	// selected workloads, then all; 60 s of healthy sidecars between waves.
+	// +optional
+	Rollout RolloutStrategy `json:"rollout,omitempty"`
 }
 
 // Sidecar is a container injected as a native sidecar. It is a corev1.Container (same fields, same YAML); the
@@ -241,6 +247,11 @@ type SidecarProfileStatus struct {
 	// needsAttentionOmitted counts the workloads needing attention that did not fit in needsAttention.
 	// +optional
 	NeedsAttentionOmitted int32 `json:"needsAttentionOmitted,omitempty"`
+
+	// rollout is where the rollout of the profile's revisions stands: stable and candidate, the waves open, the
+	// workloads per revision.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // MaxNeedsAttention bounds status.needsAttention so status stays small on a profile selecting thousands of

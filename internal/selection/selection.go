@@ -46,6 +46,9 @@ type Selectors struct {
 	Namespaces labels.Selector // nil for a SidecarProfile: only its own namespace
 	// Protected are the namespaces the profile never reaches if it is a ClusterSidecarProfile.
 	Protected Protected
+	// CanaryWorkloads and CanaryNamespaces select the first wave of a rollout (spec.rollout.canary); nil when
+	// not set.
+	CanaryWorkloads, CanaryNamespaces labels.Selector
 }
 
 // Parse parses a profile's selectors. The CRD rejects most bad selectors; what it cannot check (label syntax)
@@ -67,7 +70,40 @@ func Parse(p Profile, protected Protected) (Selectors, error) {
 	} else if p.GetNamespace() == "" {
 		s.Namespaces = labels.Everything()
 	}
+	if canary := p.ProfileSpec().Rollout.Canary; canary != nil {
+		if err := parseCanary(p, canary, &s); err != nil {
+			return s, err
+		}
+	}
 	return s, nil
+}
+
+func parseCanary(p Profile, canary *v1alpha1.CanaryWave, s *Selectors) error {
+	var err error
+	if canary.Selector != nil {
+		if s.CanaryWorkloads, err = metav1.LabelSelectorAsSelector(canary.Selector); err != nil {
+			return fmt.Errorf("spec.rollout.canary.selector is invalid: %w", err)
+		}
+	}
+	if canary.NamespaceSelector != nil {
+		if p.GetNamespace() != "" {
+			return fmt.Errorf("spec.rollout.canary.namespaceSelector is for ClusterSidecarProfiles: a SidecarProfile's workloads share its namespace; leave it out")
+		}
+		if s.CanaryNamespaces, err = metav1.LabelSelectorAsSelector(canary.NamespaceSelector); err != nil {
+			return fmt.Errorf("spec.rollout.canary.namespaceSelector is invalid: %w", err)
+		}
+	}
+	return nil
+}
+
+// InCanary reports whether a workload the profile selects is one its canary selectors choose; false when the
+// profile names no canary.
+func (s Selectors) InCanary(workloadLabels, namespaceLabels map[string]string) bool {
+	if s.CanaryWorkloads == nil && s.CanaryNamespaces == nil {
+		return false
+	}
+	return (s.CanaryWorkloads == nil || s.CanaryWorkloads.Matches(labels.Set(workloadLabels))) &&
+		(s.CanaryNamespaces == nil || s.CanaryNamespaces.Matches(labels.Set(namespaceLabels)))
 }
 
 // Check parses a profile's selectors as Outrigger's validating webhook does before it admits the profile: the

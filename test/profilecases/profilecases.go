@@ -19,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -374,6 +376,35 @@ func BadProfiles() []Bad {
 		{Name: "cluster profile namespaceSelector with a bad label key", Profile: cluster(func(s *v1alpha1.ClusterSidecarProfileSpec) {
 			s.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"-team": "a"}}
 		}), Outcome: Refused, Want: []string{"spec.namespaceSelector is invalid", "-team"}},
+
+		// The rollout strategy: waves, times and the canary's selectors.
+		{Name: "rollout wave of 0", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.Waves = []intstr.IntOrString{intstr.FromInt32(0)}
+		}), Want: []string{"spec.rollout.waves[0]", "a count of at least 1 or a percentage from 1% to 100%"}},
+		{Name: "rollout wave over 100%", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.Waves = []intstr.IntOrString{intstr.FromString("10%"), intstr.FromString("150%")}
+		}), Want: []string{"spec.rollout.waves[1]", "a count of at least 1 or a percentage from 1% to 100%"}},
+		{Name: "rollout wave that is neither a count nor a percentage", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.Waves = []intstr.IntOrString{intstr.FromString("half")}
+		}), Want: []string{"spec.rollout.waves[0]", "a count of at least 1 or a percentage from 1% to 100%"}},
+		{Name: "rollout negative minHealthySeconds", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.MinHealthySeconds = ptr.To[int32](-1)
+		}), Want: []string{"spec.rollout.minHealthySeconds", "greater than or equal to 0"}},
+		{Name: "rollout progressDeadlineSeconds of 0", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.ProgressDeadlineSeconds = ptr.To[int32](0)
+		}), Want: []string{"spec.rollout.progressDeadlineSeconds", "greater than or equal to 1"}},
+		{Name: "rollout canary selector with an unknown operator", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.Canary = &v1alpha1.CanaryWave{Selector: expr("tier", "Like")}
+		}), Want: []string{"spec.rollout.canary.selector", "operator must be one of In, NotIn, Exists, DoesNotExist"}},
+		{Name: "rollout canary selector with a bad label value", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.Canary = &v1alpha1.CanaryWave{Selector: expr("tier", metav1.LabelSelectorOpIn, "not a value")}
+		}), Outcome: Refused, Want: []string{"spec.rollout.canary.selector is invalid", "not a value", "alphanumeric characters"}},
+		{Name: "rollout canary namespaceSelector on a SidecarProfile", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Rollout.Canary = &v1alpha1.CanaryWave{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}
+		}), Outcome: Refused, Want: []string{"spec.rollout.canary.namespaceSelector is for ClusterSidecarProfiles", "leave it out"}},
+		{Name: "cluster profile rollout canary namespaceSelector with a bad label key", Profile: cluster(func(s *v1alpha1.ClusterSidecarProfileSpec) {
+			s.Rollout.Canary = &v1alpha1.CanaryWave{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"-team": "a"}}}
+		}), Outcome: Refused, Want: []string{"spec.rollout.canary.namespaceSelector is invalid", "-team"}},
 
 		// A sidecar named like one of the workload's own containers is no error of the profile: the same profile
 		// is fine on every workload without such a container, and the CRD cannot see the workloads. The engine
