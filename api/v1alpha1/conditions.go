@@ -85,6 +85,18 @@ const (
 	// serve, as its CRD has no pod template where the manager's configuration says; the message names the entry.
 	// Fix the entry or the CRD (a changed CRD is checked again without a restart), or leave the kind out.
 	ReasonKindNotServed = "KindNotServed"
+	// ReasonRolloutInWaves (Reconciling=True, Ready=False): the profile's current revision (the candidate) rolls out
+	// in waves (spec.rollout); the message says which wave is open and what the next one waits for.
+	ReasonRolloutInWaves = "RolloutInWaves"
+	// ReasonWavesPaused (Ready=False): spec.rollout.paused holds the candidate where it is; the workloads of the
+	// open waves keep it, the others the stable revision. Argo CD shows the profile Suspended.
+	ReasonWavesPaused = "WavesPaused"
+	// ReasonRolloutHalted (Stalled=True, Ready=False): a workload of an open wave turned unhealthy with the
+	// candidate (a sidecar restarting, its rollout stuck), or a wave did not pass its gate within
+	// spec.rollout.progressDeadlineSeconds. No other workload is touched, and new workloads get the stable
+	// revision, until spec changes: a fix starts again from the canary wave, a revert to the stable revision gives
+	// it back to the workloads that got the candidate.
+	ReasonRolloutHalted = "RolloutHalted"
 	// ReasonHealthy (Degraded=False): every sidecar of the profile is ready in every pod.
 	ReasonHealthy = "Healthy"
 )

@@ -1,7 +1,8 @@
 package v1alpha1
 
 // Reasons of the events Outrigger records on workloads and on the profiles concerned. Warnings are always
-// recorded; Normal events (a write) only with the manager's --normal-events.
+// recorded; Normal events of a write only with the manager's --normal-events. The rollout's events, one per wave
+// of a profile, are always recorded.
 const (
 	// EventInjected (Normal): a workload got a profile's sidecars.
 	EventInjected = "Injected"
@@ -22,6 +23,12 @@ const (
 	// EventInjectionFailed (Warning): the apiserver refused Outrigger's patch of the workload; the status reason
 	// is ReasonWriteFailed.
 	EventInjectionFailed = "InjectionFailed"
+	// EventWaveOpened (Normal, on the profile): a wave of the candidate revision opened.
+	EventWaveOpened = "WaveOpened"
+	// EventRolledOut (Normal, on the profile): the candidate reached every workload and is the stable revision.
+	EventRolledOut = "RolledOut"
+	// EventRolloutHalted (Warning, on the profile): the rollout halted; the message says where and why.
+	EventRolloutHalted = ReasonRolloutHalted
 )
 
 // FieldManager is the field manager of every write Outrigger makes. GitOps tools do not take it over (it is

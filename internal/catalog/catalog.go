@@ -8,11 +8,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -24,12 +27,27 @@ type Catalog struct {
 	client.Reader
 	// Protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own).
 	Protected selection.Protected
+	// RevisionNamespace is where ClusterSidecarProfiles' revisions are kept (Outrigger's own namespace).
+	RevisionNamespace string
 }
 
-// EngineInput returns the profiles the engine must apply to a workload. A recorded profile whose selector
-// cannot be parsed keeps what it injected (KeepOnly) rather than being stripped by accident. frozen asks what
-// the engine would do to a workload that cannot change (a Job after admission): every profile is KeepOnly.
-func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client.Object, frozen bool) ([]inject.Profile, error) {
+// Mode says who asks for the engine's input.
+type Mode int
+
+const (
+	// Reconcile: the reconciler, for a workload that exists. A profile rolling out in waves gives it the stable
+	// revision until its wave opens.
+	Reconcile Mode = iota
+	// Admission: a workload being created or updated (the webhook, and the CLI's preview of it).
+	Admission
+	// Frozen: a workload that cannot change (a Job after admission): every profile keeps what it has.
+	Frozen
+)
+
+// EngineInput returns the profiles the engine must apply to a workload, each at the revision the workload gets
+// (Target). A recorded profile whose selector cannot be parsed keeps what it injected (KeepOnly) rather than
+// being stripped by accident.
+func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client.Object, mode Mode) ([]inject.Profile, error) {
 	tmpl, err := kind.PodTemplate(obj)
 	if err != nil {
 		return nil, err
@@ -55,15 +73,63 @@ func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client
 		case err != nil && recorded && p.GetDeletionTimestamp().IsZero():
 			input = append(input, inject.Profile{Ref: ref, Spec: p.ProfileSpec(), KeepOnly: true})
 		case err == nil && selection.Selects(p, sel, kind.Name, obj, nsLabels):
-			input = append(input, selection.ForEngine(p, obj, recorded))
+			in := selection.ForEngine(p, obj, recorded)
+			if mode != Frozen && !in.KeepOnly {
+				in = c.atTarget(ctx, p, in, c.Target(p, sel, kind, obj, nsLabels, mode))
+			}
+			input = append(input, in)
 		}
 	}
-	if frozen {
+	if mode == Frozen {
 		for i := range input {
 			input[i].KeepOnly = true
 		}
 	}
 	return input, nil
+}
+
+// Target is the revision of a selecting profile a workload gets (revision.Target): the profile's current
+// revision, unless the profile rolls it out in waves that have not reached the workload. A profile with
+// updatePolicy OnCreate changes no existing workload, so it has no waves.
+func (c Catalog) Target(p selection.Profile, sel selection.Selectors, kind workload.Kind, obj client.Object, nsLabels map[string]string, mode Mode) string {
+	current := inject.Revision(p.ProfileSpec())
+	if p.ProfileSpec().UpdatePolicy == v1alpha1.UpdatePolicyOnCreate {
+		return current
+	}
+	return revision.Target(p.ProfileStatus().Rollout, current, RankOf(sel, kind, obj, nsLabels),
+		revision.Asker{Admission: mode == Admission, Frozen: kind.Immutable})
+}
+
+// RankOf is a workload's place in a profile's rollout order. A Job a CronJob created goes with its CronJob, so
+// the two never get different revisions.
+func RankOf(sel selection.Selectors, kind workload.Kind, obj client.Object, nsLabels map[string]string) string {
+	name, kindName := obj.GetName(), string(kind.Name)
+	if owner := metav1.GetControllerOf(obj); owner != nil && kind.Name == v1alpha1.KindJob && owner.Kind == string(v1alpha1.KindCronJob) {
+		name, kindName = owner.Name, owner.Kind
+	}
+	return revision.Rank(kindName, obj.GetNamespace(), name, sel.InCanary(obj.GetLabels(), nsLabels))
+}
+
+// atTarget gives the engine the profile at the target revision: the spec as it is for the current one, the
+// stored content of an older one, or KeepOnly (leave the workload's injection as it is) for none, a hold, or a
+// stored revision that cannot be read.
+func (c Catalog) atTarget(ctx context.Context, p selection.Profile, in inject.Profile, target string) inject.Profile {
+	switch target {
+	case inject.Revision(p.ProfileSpec()):
+		return in
+	case "", revision.Hold:
+		in.KeepOnly = true
+		return in
+	}
+	data, err := revision.Read(ctx, c.Reader, revision.Namespace(p.GetNamespace(), c.RevisionNamespace), p.GetName(), p.GetUID(), target)
+	if err == nil {
+		in.Spec, err = revision.SpecAt(p.ProfileSpec(), target, data)
+	}
+	if err != nil {
+		log.FromContext(ctx).Error(err, "keeping a workload's sidecars as they are", "profile", selection.Ref(p).String())
+		in.KeepOnly = true
+	}
+	return in
 }
 
 // ProfilesInScope lists the SidecarProfiles of a namespace and every ClusterSidecarProfile: all the profiles

@@ -25,6 +25,7 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/controller/profile"
 	workloadcontroller "github.com/outrigger-dev/outrigger/internal/controller/workload"
 	"github.com/outrigger-dev/outrigger/internal/kindconfig"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -46,6 +47,8 @@ type Options struct {
 	Protected selection.Protected
 	// Configured are the kinds the manager's configuration adds to the built-in ones (kindconfig.Load).
 	Configured []kindconfig.Kind
+	// RevisionNamespace is where ClusterSidecarProfiles keep their revisions: Outrigger's own namespace.
+	RevisionNamespace string
 }
 
 // Known are the kinds a profile may list: the built-in ones, then the configured ones.
@@ -69,13 +72,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 		return nil, err
 	}
 	s := &setup{mgr: mgr, o: o, served: workload.NewSet(), crds: mgr.GetAPIReader(),
-		cat: catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected}, failures: failure.NewStore()}
+		cat: catalog.Catalog{Reader: mgr.GetClient(), Protected: o.Protected, RevisionNamespace: o.RevisionNamespace}, failures: failure.NewStore()}
 	for _, newProfile := range []func() selection.Profile{
 		func() selection.Profile { return &v1alpha1.SidecarProfile{} },
 		func() selection.Profile { return &v1alpha1.ClusterSidecarProfile{} },
 	} {
 		s.profiles = append(s.profiles, &profile.Reconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: s.served,
-			Catalog: s.cat, Failures: s.failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported})
+			Catalog: s.cat, Failures: s.failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported,
+			Revisions: revision.Store{Client: mgr.GetClient(), Namespace: o.RevisionNamespace}, Events: mgr.GetEventRecorder("outrigger")})
 	}
 	logger := log.FromContext(ctx)
 	for _, kind := range served {

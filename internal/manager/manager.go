@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"net/http"
 	"slices"
@@ -27,11 +28,13 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/controller"
 	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/webhook"
 )
@@ -94,6 +97,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// Workloads without their managedFields, which the manager never reads: about a third of a Deployment as
 	// the cache would hold it (docs/benchmarks.md, memory).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
+	maps.Copy(cacheOpts.ByObject, revision.CacheByObject())
 	webhookTLSOpts := tlsOpts
 	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {
@@ -132,12 +136,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	co := controller.Options{
 		NativeSidecarsUnsupported: controller.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
 		NormalEvents: o.NormalEvents, Protected: protected, Configured: o.WorkloadKinds,
+		RevisionNamespace: revisionNamespace(o.Webhook.Certs.Namespace),
 	}
 	served, err := controller.Setup(ctx, mgr, co)
 	if err != nil {
 		return nil, err
 	}
-	register := func() { webhook.Register(mgr, protected, served, co.Known()) }
+	register := func() {
+		webhook.Register(mgr, catalog.Catalog{Reader: mgr.GetClient(), Protected: protected, RevisionNamespace: co.RevisionNamespace}, served, co.Known())
+	}
 	webhooksReady, err := setupWebhooks(ctx, mgr, o.Webhook, keeper, register)
 	if err != nil {
 		return nil, err
@@ -185,4 +192,13 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keep
 			return errors.New("the webhook certificate is not ready yet")
 		}
 	}, nil
+}
+
+// revisionNamespace is where ClusterSidecarProfiles keep their revisions: the manager's namespace (POD_NAMESPACE);
+// a manager run outside a cluster without it keeps them in default, which every cluster has.
+func revisionNamespace(own string) string {
+	if own == "" {
+		return corev1.NamespaceDefault
+	}
+	return own
 }

@@ -220,7 +220,7 @@ func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) m
 }
 
 func (p *predictor) mutation(kind workload.Kind, obj client.Object) (mutation.Mutation, error) {
-	input, err := p.catalog.EngineInput(context.Background(), kind, obj, false)
+	input, err := p.catalog.EngineInput(context.Background(), kind, obj, catalog.Admission)
 	if err != nil {
 		return mutation.Mutation{}, err
 	}

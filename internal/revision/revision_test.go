@@ -71,9 +71,11 @@ func TestRank_CanaryFirstAndStable(t *testing.T) {
 func TestTarget(t *testing.T) {
 	const stable, cand, rank = "s", "c", "1500"
 	inWave, outOfWave := "1400", "1600"
-	open := &v1alpha1.RolloutStatus{StableRevision: stable, CandidateRevision: cand, Wave: 1, Rank: rank}
-	first := &v1alpha1.RolloutStatus{CandidateRevision: cand, Wave: 1, Rank: rank}
-	halted := &v1alpha1.RolloutStatus{CandidateRevision: cand, Wave: 1, Rank: rank, Halted: "wave 1 of 3: ..."}
+	open := &v1alpha1.RolloutStatus{StableRevision: stable, CandidateRevision: cand, Wave: 1, Waves: 3, Rank: rank}
+	last := &v1alpha1.RolloutStatus{StableRevision: stable, CandidateRevision: cand, Wave: 3, Waves: 3, Rank: rank}
+	first := &v1alpha1.RolloutStatus{CandidateRevision: cand, Wave: 1, Waves: 3, Rank: rank}
+	halted := &v1alpha1.RolloutStatus{CandidateRevision: cand, Wave: 1, Waves: 3, Rank: rank, Halted: "wave 1 of 3: ..."}
+	haltedWithStable := &v1alpha1.RolloutStatus{StableRevision: stable, CandidateRevision: cand, Wave: 1, Waves: 3, Rank: rank, Halted: "wave 1 of 3: ..."}
 	for _, tc := range []struct {
 		name       string
 		r          *v1alpha1.RolloutStatus
@@ -81,25 +83,39 @@ func TestTarget(t *testing.T) {
 		rank       string
 		reconciler string // the answer for a workload that exists
 		admission  string // for one being created or updated
+		job        string // for a Job at admission; "" means as admission
 	}{
-		{"no status yet: a new profile", nil, cand, outOfWave, Hold, cand},
-		{"stable", &v1alpha1.RolloutStatus{StableRevision: stable}, stable, outOfWave, stable, stable},
-		{"in an open wave", open, cand, inWave, cand, cand},
-		{"the last of an open wave", open, cand, rank, cand, cand},
-		{"outside the open waves", open, cand, outOfWave, stable, stable},
-		{"no wave open yet", &v1alpha1.RolloutStatus{StableRevision: stable, CandidateRevision: cand}, cand, inWave, stable, stable},
-		{"a spec newer than the status", open, "newer", inWave, Hold, stable},
-		{"a first revision outside the waves", first, cand, outOfWave, "", cand},
-		{"a first revision, halted", halted, cand, outOfWave, "", ""},
-		{"a first revision, halted, in the wave", halted, cand, inWave, cand, cand},
-		{"a first revision newer than the status", first, "newer", outOfWave, Hold, "newer"},
+		{"no status yet: a new profile", nil, cand, outOfWave, Hold, cand, ""},
+		{"stable", &v1alpha1.RolloutStatus{StableRevision: stable}, stable, outOfWave, stable, stable, ""},
+		{"in an open wave", open, cand, inWave, cand, cand, ""},
+		{"the last of an open wave", open, cand, rank, cand, cand, ""},
+		{"outside the open waves", open, cand, outOfWave, stable, stable, ""},
+		{"no wave open yet", &v1alpha1.RolloutStatus{StableRevision: stable, CandidateRevision: cand}, cand, inWave, stable, stable, ""},
+		{"a spec newer than the status", open, "newer", inWave, Hold, stable, ""},
+		{"a first revision outside the waves", first, cand, outOfWave, "", cand, ""},
+		{"a first revision, halted", halted, cand, outOfWave, "", "", ""},
+		{"a first revision, halted, in the wave", halted, cand, inWave, cand, cand, "none"},
+		{"a first revision newer than the status", first, "newer", outOfWave, Hold, "newer", ""},
+		{"the last wave open: a workload ranked after the last one counted", last, cand, outOfWave, cand, cand, ""},
+		{"halted: a Job of the open wave gets the stable revision", haltedWithStable, cand, inWave, cand, cand, stable},
+		{"halted: a Job outside the waves gets the stable revision", haltedWithStable, cand, outOfWave, stable, stable, stable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Target(tc.r, tc.current, tc.rank, false); got != tc.reconciler {
+			if got := Target(tc.r, tc.current, tc.rank, Asker{}); got != tc.reconciler {
 				t.Errorf("reconciler: %q, want %q", got, tc.reconciler)
 			}
-			if got := Target(tc.r, tc.current, tc.rank, true); got != tc.admission {
+			if got := Target(tc.r, tc.current, tc.rank, Asker{Admission: true}); got != tc.admission {
 				t.Errorf("admission: %q, want %q", got, tc.admission)
+			}
+			wantJob := tc.job
+			switch wantJob {
+			case "":
+				wantJob = tc.admission
+			case "none":
+				wantJob = ""
+			}
+			if got := Target(tc.r, tc.current, tc.rank, Asker{Admission: true, Frozen: true}); got != wantJob {
+				t.Errorf("a Job at admission: %q, want %q", got, wantJob)
 			}
 		})
 	}

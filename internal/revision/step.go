@@ -1,6 +1,7 @@
 package revision
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -45,6 +46,7 @@ type Input struct {
 // out in waves like any other. A new candidate starts from the first wave; going back to the stable revision
 // ends the rollout, and the workloads that got the candidate get the stable revision back.
 func Step(prev *v1alpha1.RolloutStatus, in Input) *v1alpha1.RolloutStatus {
+	in.Members = byRank(in.Members)
 	var r v1alpha1.RolloutStatus
 	switch {
 	case prev != nil:
@@ -168,4 +170,23 @@ func countAbove(plan []int, n int) int {
 		}
 	}
 	return c
+}
+
+// Waiting says what keeps the next wave of r (a status Step returned) from opening: a member of the open waves
+// not rolled out or not healthy long enough; "" when the rollout is settled, halted, or paused before its first
+// wave.
+func Waiting(r *v1alpha1.RolloutStatus, in Input) string {
+	if r == nil || r.CandidateRevision == "" || r.Halted != "" || r.Wave == 0 {
+		return ""
+	}
+	in.Members = byRank(in.Members)
+	blocker, _ := gate(*r, in)
+	return blocker
+}
+
+// byRank is the members in rollout order, so that the gate names the same member whatever order they came in.
+func byRank(ms []Member) []Member {
+	out := slices.Clone(ms)
+	slices.SortFunc(out, func(a, b Member) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
+	return out
 }

@@ -13,9 +13,83 @@ import (
 // nothing else is wrong; when it is False, its reason is the most urgent: what stalls the profile (an unusable
 // spec, a cluster without native sidecars, a conflict, a failure, a stuck rollout), deletion, writes still to
 // make, rollouts under way, unhealthy sidecars.
-func conditionsFor(in Input, t tally) []metav1.Condition {
-	stalled, degraded := stalledCondition(in, t), degradedCondition(t)
-	return []metav1.Condition{readyCondition(in, t, stalled, degraded), reconcilingCondition(in, t), stalled, degraded}
+func conditionsFor(in Input, t tally, w waves) []metav1.Condition {
+	stalled, degraded := stalledCondition(in, t, w), degradedCondition(t)
+	return []metav1.Condition{readyCondition(in, t, w, stalled, degraded), reconcilingCondition(in, t, w), stalled, degraded}
+}
+
+// waves is where the profile's rollout in waves stands, for the conditions.
+type waves struct {
+	status *v1alpha1.RolloutStatus
+	// waiting says what the next wave waits for.
+	waiting string
+	paused  bool
+}
+
+// inProgress: a candidate is rolling out, neither halted nor paused, with waves still to open. Once the last is
+// open, the conditions read as for any change: writes pending, rollouts under way.
+func (w waves) inProgress() bool { return w.moreWaves() && !w.paused }
+
+func (w waves) pausedWithCandidate() bool { return w.moreWaves() && w.paused }
+
+func (w waves) moreWaves() bool {
+	r := w.status
+	return r != nil && r.CandidateRevision != "" && r.Halted == "" && r.Wave < r.Waves
+}
+
+func (w waves) halted() bool { return w.status != nil && w.status.Halted != "" }
+
+// candidateCount is how many selected workloads carry the candidate.
+func (w waves) candidateCount() int32 {
+	for _, c := range w.status.Revisions {
+		if c.Revision == w.status.CandidateRevision {
+			return c.Workloads
+		}
+	}
+	return 0
+}
+
+// inWavesMessage says which wave is open, how far the candidate got and what the next wave waits for.
+func inWavesMessage(t tally, w waves) string {
+	r := w.status
+	msg := fmt.Sprintf("revision %s rolls out in waves: %d of %d selected workloads carry it", r.CandidateRevision, w.candidateCount(), t.matched)
+	switch {
+	case r.Wave == 0:
+		msg += "; the first wave opens at the next reconcile"
+	case w.waiting != "":
+		msg += fmt.Sprintf(", wave %d of %d is open; the next waits for %s", r.Wave, r.Waves, w.waiting)
+	default:
+		msg += fmt.Sprintf(", wave %d of %d is open", r.Wave, r.Waves)
+	}
+	if t.pending > 0 {
+		msg += fmt.Sprintf("; %d writes pending", t.pending)
+	}
+	return truncate(msg, 1024)
+}
+
+// pausedMessage says where a paused rollout stopped and how to go on.
+func pausedMessage(t tally, w waves) string {
+	return truncate(fmt.Sprintf("the rollout of revision %s is paused at wave %d of %d (%d of %d selected workloads carry it; the others keep revision %s): set spec.rollout.paused to false to go on",
+		w.status.CandidateRevision, w.status.Wave, w.status.Waves, w.candidateCount(), t.matched, stableName(w.status.StableRevision)), 1024)
+}
+
+// haltedMessage says why the rollout stopped, what the other workloads have, and the two ways on.
+func haltedMessage(in Input, t tally, w waves) string {
+	r := w.status
+	back := fmt.Sprintf("or revert spec to revision %s (its content: `kubectl get controllerrevision -n %s %s -o jsonpath='{.data}'`), which gives it back to the workloads that got the candidate",
+		r.StableRevision, in.Revisions.Namespace, in.Revisions.Name(r.StableRevision))
+	if r.StableRevision == "" {
+		back = "or delete the profile, which removes its sidecars from the workloads that got them"
+	}
+	return truncate(fmt.Sprintf("the rollout of revision %s halted at %s; %d of %d selected workloads carry it, the others and new workloads keep %s. Fix the sidecar in spec (a new revision starts again from the canary wave), %s",
+		r.CandidateRevision, r.Halted, w.candidateCount(), t.matched, stableName(r.StableRevision), back), 1024)
+}
+
+func stableName(rev string) string {
+	if rev == "" {
+		return "no sidecars of this profile"
+	}
+	return "revision " + rev
 }
 
 // progressMessage says how many selected workloads carry the current revision and how many writes are left.
@@ -34,13 +108,17 @@ func removingMessage(t tally) string {
 }
 
 // readyCondition is True when nothing stalls, degrades or waits; otherwise False with the most urgent reason.
-func readyCondition(in Input, t tally, stalled, degraded metav1.Condition) metav1.Condition {
+func readyCondition(in Input, t tally, w waves, stalled, degraded metav1.Condition) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse}
 	switch {
 	case stalled.Status == metav1.ConditionTrue:
 		c.Reason, c.Message = stalled.Reason, stalled.Message
 	case in.Deleting:
 		c.Reason, c.Message = v1alpha1.ReasonRemoving, removingMessage(t)
+	case w.pausedWithCandidate():
+		c.Reason, c.Message = v1alpha1.ReasonWavesPaused, pausedMessage(t, w)
+	case w.inProgress():
+		c.Reason, c.Message = v1alpha1.ReasonRolloutInWaves, inWavesMessage(t, w)
 	case t.pending > 0:
 		c.Reason, c.Message = v1alpha1.ReasonProgressing, progressMessage(in, t)
 	case t.rolling > 0:
@@ -55,13 +133,20 @@ func readyCondition(in Input, t tally, stalled, degraded metav1.Condition) metav
 
 // reconcilingCondition is True while Outrigger has writes to make (or sidecars to remove) or the workloads roll
 // the current sidecars out; False, waiting, on a spec it cannot use.
-func reconcilingCondition(in Input, t tally) metav1.Condition {
+func reconcilingCondition(in Input, t tally, w waves) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionReconciling, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonSucceeded, Message: "nothing left to do"}
 	switch {
 	case in.SpecError != nil:
 		c.Reason, c.Message = v1alpha1.ReasonInvalidSpec, "waiting for a valid spec"
 	case in.Deleting && in.NativeSidecarsUnsupported == "":
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.ReasonRemoving, removingMessage(t)
+	case in.Deleting:
+	case w.halted():
+		c.Reason, c.Message = v1alpha1.ReasonRolloutHalted, "waiting for a new spec: the rollout halted"
+	case w.inProgress():
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.ReasonRolloutInWaves, inWavesMessage(t, w)
+	case w.pausedWithCandidate() && t.pending == 0 && t.rolling == 0:
+		c.Reason, c.Message = v1alpha1.ReasonWavesPaused, pausedMessage(t, w)
 	case t.pending > 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.ReasonProgressing, progressMessage(in, t)
 	case t.rolling > 0:
@@ -73,7 +158,7 @@ func reconcilingCondition(in Input, t tally) metav1.Condition {
 // stalledCondition is True when Outrigger cannot go on without a person: an unusable spec, a cluster without
 // native sidecars, or (unless the profile is being deleted) a kind it lists that the manager refused, a conflict,
 // a failure or a stuck rollout.
-func stalledCondition(in Input, t tally) metav1.Condition {
+func stalledCondition(in Input, t tally, w waves) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonSucceeded, Message: "not stalled"}
 	set := func(reason, msg string) { c.Status, c.Reason, c.Message = metav1.ConditionTrue, reason, msg }
 	switch {
@@ -85,6 +170,8 @@ func stalledCondition(in Input, t tally) metav1.Condition {
 	case len(in.KindsNotServed) > 0:
 		set(v1alpha1.ReasonKindNotServed, truncate("workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: "+
 			strings.Join(in.KindsNotServed, "; "), 1024))
+	case w.halted():
+		set(v1alpha1.ReasonRolloutHalted, haltedMessage(in, t, w))
 	case t.conflicts > 0 || t.failures > 0 || t.stuck > 0:
 		set(stalledReason(t), stalledMessage(t))
 	}

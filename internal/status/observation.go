@@ -5,6 +5,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
@@ -15,6 +16,10 @@ type WorkloadObservation struct {
 	Name      string
 	// Selected: the profile selects the workload now.
 	Selected bool
+	// Rank is the workload's place in the profile's rollout order, and Canary whether the canary selector
+	// chooses it (set when Selected).
+	Rank   string
+	Canary bool
 	// LiveRevision is the profile revision the workload carries now; "" when none.
 	LiveRevision string
 	// Outcome is what the engine does with the profile on this workload (empty when not selected).
@@ -65,6 +70,11 @@ type Input struct {
 	Now        metav1.Time
 	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can).
 	NativeSidecarsUnsupported string
+	// Strategy is the profile's rollout strategy; OnCreate says it changes no existing workload (no waves).
+	Strategy v1alpha1.RolloutStrategy
+	OnCreate bool
+	// Revisions says where the profile's ControllerRevisions are, for the commands in messages.
+	Revisions RevisionStore
 	// KindsNotServed says, for each kind the profile lists that the manager refused to serve, which kind and why.
 	KindsNotServed []string
 }
@@ -78,3 +88,11 @@ type Failure struct {
 	// Message is the error, in the words of whoever refused.
 	Message string
 }
+
+// RevisionStore is where a profile keeps its revisions.
+type RevisionStore struct {
+	Namespace, Profile string
+}
+
+// Name is the ControllerRevision of a revision hash.
+func (s RevisionStore) Name(hash string) string { return revision.Name(s.Profile, hash) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 )
 
 // RecentRestartWindow is how long after a sidecar's last termination it counts as restarting: long enough to
@@ -20,8 +21,10 @@ const RecentRestartWindow = 10 * time.Minute
 // Compute returns the profile's status for the observations; conditions keep their lastTransitionTime
 // from old when their status does not change.
 func Compute(old v1alpha1.SidecarProfileStatus, in Input) v1alpha1.SidecarProfileStatus {
-	t := count(in)
+	rollout, waiting := rolloutOf(old.Rollout, in)
+	t := count(in, rollout)
 	st := v1alpha1.SidecarProfileStatus{
+		Rollout:            rollout,
 		ObservedGeneration: in.Generation,
 		Conditions:         append([]metav1.Condition(nil), old.Conditions...),
 		Matched:            t.matched,
@@ -48,7 +51,7 @@ func Compute(old v1alpha1.SidecarProfileStatus, in Input) v1alpha1.SidecarProfil
 	}
 	st.NeedsAttention = t.attention
 
-	for _, c := range conditionsFor(in, t) {
+	for _, c := range conditionsFor(in, t, waves{status: rollout, waiting: waiting, paused: in.Strategy.Paused}) {
 		c.ObservedGeneration = in.Generation
 		c.LastTransitionTime = in.Now
 		meta.SetStatusCondition(&st.Conditions, c)
@@ -71,7 +74,7 @@ type tally struct {
 	attentionTotal                                  int // before the list is cut to MaxNeedsAttention
 }
 
-func count(in Input) tally {
+func count(in Input, rollout *v1alpha1.RolloutStatus) tally {
 	var t tally
 	for _, w := range in.Workloads {
 		if !w.Selected || in.Deleting {
@@ -81,7 +84,7 @@ func count(in Input) tally {
 			continue
 		}
 		t.matched++
-		t.countInjection(in, w)
+		t.countInjection(in, w, targetOf(in, rollout, w))
 		if w.LiveRevision != "" {
 			t.countRollout(in, w)
 			t.countHealth(in, w)
@@ -90,8 +93,10 @@ func count(in Input) tally {
 	return t
 }
 
-// countInjection: does the workload carry the profile's current revision, and if not, why.
-func (t *tally) countInjection(in Input, w WorkloadObservation) {
+// countInjection: does the workload carry the profile's current revision, and if not, why. A workload the
+// waves have not reached yet (its target is not the current revision) needs no one: it is pending only when it
+// carries something else than its target (the stable revision given back after a revert, or a hold).
+func (t *tally) countInjection(in Input, w WorkloadObservation, target string) {
 	if w.LiveRevision != "" {
 		t.injected++
 	}
@@ -108,6 +113,10 @@ func (t *tally) countInjection(in Input, w WorkloadObservation) {
 	case w.Outcome == inject.Conflicted:
 		t.conflicts++
 		entry.Reason, entry.Message = v1alpha1.ReasonConflict, truncate(conflictMessage(w.Conflicts), 1024)
+	case target != in.Revision:
+		if target == revision.Hold || w.LiveRevision != target {
+			t.pending++
+		}
 	case w.Outcome == inject.Kept:
 		entry.Reason, entry.Message = v1alpha1.ReasonOutdated, outdatedMessage(w, in.Revision)
 	case w.Outcome == inject.Skipped:

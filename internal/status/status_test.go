@@ -567,15 +567,16 @@ func TestCompute_BoundsNeedsAttention(t *testing.T) {
 		wantReason  string
 		wantReady   metav1.ConditionStatus
 		wantStalled metav1.ConditionStatus
+		onCreate    bool // kept and not injected are what updatePolicy OnCreate leaves
 	}{
-		{"outdated", kept, v1alpha1.ReasonOutdated, metav1.ConditionTrue, metav1.ConditionFalse},
-		{"not injected", notInjected, v1alpha1.ReasonNotInjected, metav1.ConditionTrue, metav1.ConditionFalse},
-		{"conflicts", conflicted(containerClash), v1alpha1.ReasonConflict, metav1.ConditionFalse, metav1.ConditionTrue},
-		{"refused writes", failed("forbidden"), v1alpha1.ReasonWriteFailed, metav1.ConditionFalse, metav1.ConditionTrue},
+		{"outdated", kept, v1alpha1.ReasonOutdated, metav1.ConditionTrue, metav1.ConditionFalse, true},
+		{"not injected", notInjected, v1alpha1.ReasonNotInjected, metav1.ConditionTrue, metav1.ConditionFalse, true},
+		{"conflicts", conflicted(containerClash), v1alpha1.ReasonConflict, metav1.ConditionFalse, metav1.ConditionTrue, false},
+		{"refused writes", failed("forbidden"), v1alpha1.ReasonWriteFailed, metav1.ConditionFalse, metav1.ConditionTrue, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{Generation: 2, Revision: rev, Now: t1, Workloads: manyWorkloads(25, tc.mod)}
+			in := Input{Generation: 2, Revision: rev, Now: t1, Workloads: manyWorkloads(25, tc.mod), OnCreate: tc.onCreate}
 			st := Compute(v1alpha1.SidecarProfileStatus{}, in)
 			checkInvariants(t, in, st)
 			if st.Matched != 25 {
@@ -629,7 +630,7 @@ func TestCompute_BoundsNeedsAttention(t *testing.T) {
 // has cut the list to MaxNeedsAttention, so 25 outdated workloads are reported as "20 left as they are". The
 // count should be of all of them (20 listed + needsAttentionOmitted).
 func TestCompute_ReadyMessageCountsOmittedAttention(t *testing.T) {
-	in := Input{Generation: 2, Revision: rev, Now: t1, Workloads: manyWorkloads(25, kept)}
+	in := Input{Generation: 2, Revision: rev, Now: t1, Workloads: manyWorkloads(25, kept), OnCreate: true}
 	st := Compute(v1alpha1.SidecarProfileStatus{}, in)
 	checkCond(t, st, v1alpha1.ConditionReady, wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonSucceeded,
 		msg: []string{"0 of 25", "25 left as they are (updatePolicy OnCreate"}})
@@ -874,7 +875,7 @@ func TestCount(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := count(tc.in)
+			got := count(tc.in, &v1alpha1.RolloutStatus{StableRevision: tc.in.Revision})
 			if got.matched != tc.matched || got.injected != tc.injected || got.upToDate != tc.upToDate {
 				t.Errorf("matched/injected/upToDate = %d/%d/%d, want %d/%d/%d",
 					got.matched, got.injected, got.upToDate, tc.matched, tc.injected, tc.upToDate)

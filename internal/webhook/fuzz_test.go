@@ -265,7 +265,7 @@ func engineResult(t *testing.T, h *Injector, kind workload.Kind, req admission.R
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(req.Namespace)
 	}
-	input, err := h.Catalog.EngineInput(context.Background(), kind, obj, false)
+	input, err := h.Catalog.EngineInput(context.Background(), kind, obj, catalog.Admission)
 	if err != nil {
 		return nil, err
 	}

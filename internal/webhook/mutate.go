@@ -64,7 +64,7 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 		}
 		return allowedWithWarning(ctx, "%s %s: no sidecars injected: %v", kind.Name, obj.GetName(), err)
 	}
-	profiles, err := h.Catalog.EngineInput(ctx, kind, obj, false)
+	profiles, err := h.Catalog.EngineInput(ctx, kind, obj, catalog.Admission)
 	if err != nil {
 		return allowedWithWarning(ctx, "cannot list the profiles for %s %s: %v; the reconciler injects it later", kind.Name, obj.GetName(), err)
 	}

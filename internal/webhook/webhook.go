@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/outrigger-dev/outrigger/internal/catalog"
-	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
@@ -23,16 +22,17 @@ const (
 // Register serves both webhooks on the manager's webhook server. They read profiles and namespaces from the
 // manager's cache, so answering costs no apiserver round trip; only the authorization of a profile's author
 // asks the apiserver (SubjectAccessReviews, which no cache can answer).
-// protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own); served are
+// cat reads the profiles, namespaces and revisions (its Protected are the namespaces ClusterSidecarProfiles never
+// reach: kube-system and Outrigger's own); served are
 // the kinds the manager serves now, which the mutating webhook injects; known are every kind a profile may list
 // (the built-in ones and the configured ones, served or not).
-func Register(mgr ctrl.Manager, protected selection.Protected, served *workload.Set, known workload.Kinds) {
+func Register(mgr ctrl.Manager, cat catalog.Catalog, served *workload.Set, known workload.Kinds) {
 	server := mgr.GetWebhookServer()
 	c := mgr.GetClient()
 	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{
-		Catalog: catalog.Catalog{Reader: c, Protected: protected}, Kinds: served}})
+		Catalog: cat, Kinds: served}})
 	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &ProfileValidator{
 		Authorizer: Authorizer{Client: c, Kinds: known},
-		Collisions: CollisionValidator{Reader: c, Protected: protected},
+		Collisions: CollisionValidator{Reader: c, Protected: cat.Protected},
 	}})
 }

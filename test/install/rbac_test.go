@@ -75,6 +75,8 @@ var allowedRBAC = map[string]allowedRole{
 			why: "the reconciler brings existing StatefulSets and DaemonSets to the injected state with a patch of their template"},
 		{groups: list("argoproj.io"), resources: list("rollouts"), verbs: list("get", "list", "watch", "patch"),
 			why: "Argo Rollouts are a built-in kind that is not built into Kubernetes: patched like Deployments"},
+		{groups: list("apps"), resources: list("controllerrevisions"), verbs: list("get", "list", "watch", "create", "delete"),
+			why: "a profile's revisions, kept for its rollout in waves, in its namespace (Outrigger's for a ClusterSidecarProfile); only those labelled with a profile's UID are cached, and deleted with a UID precondition"},
 		{groups: list("apiextensions.k8s.io"), resources: list("customresourcedefinitions"), verbs: readOnly,
 			why: "a kind whose CRD is not installed yet (Argo Rollouts) is served once its CRD appears, without a restart"},
 		{groups: list("batch"), resources: list("jobs"), verbs: readOnly,

@@ -9,9 +9,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
 	"github.com/outrigger-dev/outrigger/internal/controller/index"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/status"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -29,6 +31,10 @@ func (r *Reconciler) observe(ctx context.Context, p selection.Profile) (status.I
 		Now:        r.Now(),
 
 		NativeSidecarsUnsupported: r.NativeSidecarsUnsupported,
+
+		Strategy:  p.ProfileSpec().Rollout,
+		OnCreate:  p.ProfileSpec().UpdatePolicy == v1alpha1.UpdatePolicyOnCreate,
+		Revisions: status.RevisionStore{Namespace: revision.Namespace(p.GetNamespace(), r.Catalog.RevisionNamespace), Profile: p.GetName()},
 	}
 	for _, k := range p.ProfileSpec().WorkloadKinds {
 		if why, refused := r.Kinds.Refusal(k); refused {
@@ -85,6 +91,10 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 			return w, err
 		}
 		w.Selected = selection.Selects(p, sel, kind.Name, obj, nsLabels)
+		if w.Selected {
+			w.Rank = catalog.RankOf(sel, kind, obj, nsLabels)
+			w.Canary = sel.InCanary(obj.GetLabels(), nsLabels)
+		}
 	}
 	if !w.Selected {
 		return w, nil
@@ -102,7 +112,11 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 		w.Outcome = inject.Injected
 		return w, nil
 	}
-	input, err := r.Catalog.EngineInput(ctx, kind, obj, kind.Immutable)
+	mode := catalog.Reconcile
+	if kind.Immutable {
+		mode = catalog.Frozen
+	}
+	input, err := r.Catalog.EngineInput(ctx, kind, obj, mode)
 	if err != nil {
 		return w, err
 	}

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -28,6 +29,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
+	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/status"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -41,6 +43,10 @@ import (
 // pendingRecheck is how soon a profile with writes still to make looks again: a write the apiserver refuses
 // leaves nothing a watch would deliver, so only looking again tells the write happened or was refused.
 const pendingRecheck = 5 * time.Second
+
+// wavesRecheck is how often a rollout in waves is looked at while no event comes: a wave's gate opens, and its
+// progress deadline passes, with time alone.
+const wavesRecheck = 2 * time.Second
 
 // staleRetry is how soon a profile whose finalizer patch met a newer object is looked at again.
 const staleRetry = time.Second
@@ -59,6 +65,9 @@ type Reconciler struct {
 	Kinds    *workload.Set
 	Catalog  catalog.Catalog
 	Failures *failure.Store
+	// Revisions keeps the profile's revisions; Events records the rollout's events on the profile.
+	Revisions revision.Store
+	Events    events.EventRecorder
 	// Now is the clock for condition transition times.
 	Now func() metav1.Time
 	// NativeSidecarsUnsupported says why the cluster cannot run native sidecars ("" when it can), read once at
@@ -100,10 +109,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if deleting && !carriesAny(in.Workloads) {
 		return retryIfStale(ctx, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer))
 	}
+	old := p.ProfileStatus().Rollout.DeepCopy()
 	st := status.Compute(*p.ProfileStatus(), in)
+	if err := r.keepRevisions(ctx, p, in, st); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.patchStatus(ctx, p, st); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.recordRolloutEvents(p, old, st.Rollout)
 	return ctrl.Result{RequeueAfter: recheck(in, st)}, nil
 }
 
@@ -122,6 +136,9 @@ func recheck(in status.Input, st v1alpha1.SidecarProfileStatus) time.Duration {
 	}
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReconciling); c != nil && c.Reason == v1alpha1.ReasonProgressing {
 		soonest(pendingRecheck)
+	}
+	if r := st.Rollout; r != nil && r.CandidateRevision != "" && r.Halted == "" {
+		soonest(wavesRecheck)
 	}
 	return next
 }

@@ -79,7 +79,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		_ = r.fail(obj, id, v1alpha1.ReasonReadFailed, v1alpha1.EventReadFailed, err)
 		return ctrl.Result{}, nil
 	}
-	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj, false)
+	profiles, err := r.Catalog.EngineInput(ctx, r.Kind, obj, catalog.Reconcile)
 	if err != nil {
 		return ctrl.Result{}, r.fail(obj, id, v1alpha1.ReasonReadFailed, v1alpha1.EventReadFailed, err)
 	}
@@ -267,12 +267,29 @@ func describe(changes []change) (reason, note string) {
 }
 
 // profileSpecOrDeletionChanged passes the profile events that can change what workloads carry: a new spec
-// (generation) or the start of deletion. Status writes, the most frequent, pass not.
+// (generation), the start of deletion, or a rollout that moved (a wave opened, a halt, a new stable revision).
+// Other status writes, the most frequent, pass not.
 var profileSpecOrDeletionChanged = predicate.Or(predicate.GenerationChangedPredicate{}, predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() ||
+			rolloutMoved(e.ObjectOld, e.ObjectNew)
 	},
 })
+
+// rolloutMoved reports whether a profile's rollout changed what a workload gets (revision.Target's inputs).
+func rolloutMoved(old, now client.Object) bool {
+	po, ok1 := old.(selection.Profile)
+	pn, ok2 := now.(selection.Profile)
+	if !ok1 || !ok2 {
+		return false
+	}
+	a, b := po.ProfileStatus().Rollout, pn.ProfileStatus().Rollout
+	if a == nil || b == nil {
+		return a != b
+	}
+	return a.StableRevision != b.StableRevision || a.CandidateRevision != b.CandidateRevision ||
+		a.Wave != b.Wave || a.Rank != b.Rank || (a.Halted == "") != (b.Halted == "")
+}
 
 // SetupWithManager watches the workloads of the kind, the profiles (mapped to the workloads they can affect,
 // through the index), and namespace label changes (which change what cluster profiles select).
