@@ -81,7 +81,7 @@ func haltedMessage(in Input, t tally, w waves) string {
 	if r.StableRevision == "" {
 		back = "or delete the profile, which removes its sidecars from the workloads that got them"
 	}
-	return truncate(fmt.Sprintf("the rollout of revision %s halted at %s; %d of %d selected workloads carry it, the others and new workloads keep %s. Fix the sidecar in spec (a new revision starts again from the canary wave), %s",
+	return truncate(fmt.Sprintf("the rollout of revision %s halted: %s; %d of %d selected workloads carry it, the others and new workloads keep %s. Fix the sidecar in spec (a new revision starts again from the canary wave), %s",
 		r.CandidateRevision, r.Halted, w.candidateCount(), t.matched, stableName(r.StableRevision), back), 1024)
 }
 

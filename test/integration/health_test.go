@@ -238,6 +238,7 @@ func TestHealth_EventsOnTheProfile(t *testing.T) {
 	create(t, newProfile(ns, "logs", v1alpha1.SidecarProfileSpec{
 		Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"web", "clash"}}}},
 		Sidecars: sidecarSpec("", "logshipper").Sidecars,
+		Rollout:  allAtOnce,
 	}))
 	g.Eventually(func(g Gomega) {
 		evs := eventLines(g, ns)

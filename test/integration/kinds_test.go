@@ -83,6 +83,7 @@ func TestPodTemplateKinds_InjectedAtAdmissionAndByTheReconcilerAndRemoved(t *tes
 			spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 				{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"existing", "fresh"}}}}
 			spec.WorkloadKinds = []v1alpha1.WorkloadKind{kind.Name}
+			spec.Rollout = allAtOnce
 			profile := newProfile(ns, "logshipper", spec)
 			create(t, profile)
 			// For a kind whose CRD was installed just now, this waits for the manager to serve it.

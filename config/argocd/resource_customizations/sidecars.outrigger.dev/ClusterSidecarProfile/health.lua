@@ -1,7 +1,9 @@
 -- Argo CD health for Outrigger's SidecarProfile and ClusterSidecarProfile (one script for both kinds).
 -- Progressing: no status yet, status.observedGeneration behind metadata.generation, Reconciling=True, or Ready
 --   not True for another reason. Degraded: Stalled=True (needs a person), or Degraded=True (a sidecar not ready
---   or restarting) once nothing is rolling out. Healthy: Ready=True at the current generation.
+--   or restarting) once nothing is rolling out; a rollout in waves that halted is Stalled (RolloutHalted).
+--   Suspended: a rollout in waves paused (Ready=False, reason WavesPaused). Healthy: Ready=True at the current
+--   generation.
 -- Reconciling is read before Degraded: while a Deployment rolls the sidecars out, new pods' sidecars are briefly
 -- not ready; a rollout that never finishes becomes Stalled (RolloutStuck), and so Degraded.
 -- Uses only Lua's base and table libraries, the ones Argo CD opens for health scripts.
@@ -63,6 +65,11 @@ local degraded = findCondition(conditions, "Degraded")
 if isTrue(stalled) then
   hs.status = "Degraded"
   hs.message = messageOf(stalled, "Outrigger cannot make progress without a person: see status.needsAttention")
+  return hs
+end
+if ready ~= nil and ready.status == "False" and ready.reason == "WavesPaused" then
+  hs.status = "Suspended"
+  hs.message = messageOf(ready, "the rollout in waves is paused: set spec.rollout.paused to false to go on")
   return hs
 end
 if isTrue(reconciling) then
