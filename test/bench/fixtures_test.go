@@ -16,6 +16,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/workload"
+	"github.com/outrigger-dev/outrigger/test/profilecases"
 )
 
 // Labels of the benchmark's objects.
@@ -114,6 +115,8 @@ func profileSpec(kind workload.Kind, set string) v1alpha1.ClusterSidecarProfileS
 			Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "app-logs",
 				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
 			AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "app-logs", MountPath: "/var/log/app", Containers: []string{"app"}}},
+			// The benchmarks measure how fast Outrigger converges, not the waves' gates.
+			Rollout: profilecases.AllAtOnce(),
 		},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/test/profilecases"
 )
 
 // setLabel marks the Deployments of a test (and the tracker watches only those).
@@ -147,6 +148,7 @@ func logshipperSpec(image string) v1alpha1.SidecarProfileSpec {
 		Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "app-logs",
 			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
 		AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "app-logs", MountPath: "/var/log/app", Containers: []string{"app"}}},
+		Rollout:            profilecases.AllAtOnce(),
 	}
 }
 
@@ -173,6 +175,7 @@ func meshProfile(namespace, name, set string) *v1alpha1.SidecarProfile {
 				Ports: []corev1.ContainerPort{{Name: "mesh-admin", ContainerPort: 15000}},
 				Env:   []corev1.EnvVar{{Name: "MESH_MODE", Value: "sidecar"}},
 			}}},
+			Rollout: profilecases.AllAtOnce(),
 		}}
 }
 

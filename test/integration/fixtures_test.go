@@ -10,9 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -60,16 +58,13 @@ func logShipperSpec() v1alpha1.SidecarProfileSpec {
 	}
 }
 
-// allAtOnce rolls a profile's revision out to every workload at once, with no wait between: for the tests of
-// what happens to each workload, not of the waves (waves_test.go).
-var allAtOnce = v1alpha1.RolloutStrategy{Waves: []intstr.IntOrString{intstr.FromString("100%")}, MinHealthySeconds: ptr.To[int32](0)}
-
 // The fixtures the suite shares with test/cli's tables: a one-sidecar profile spec selecting app=<app>, a
 // SidecarProfile, a minimal Deployment labelled app=<name>.
 var (
 	sidecarSpec   = profilecases.SidecarSpec
 	newProfile    = profilecases.NewProfile
 	newDeployment = profilecases.NewDeployment
+	allAtOnce     = profilecases.AllAtOnce()
 )
 
 func create(t *testing.T, objs ...client.Object) {

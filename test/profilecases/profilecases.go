@@ -64,6 +64,12 @@ type Bad struct {
 	OfflineWant []string
 }
 
+// AllAtOnce rolls a profile's revision out to every workload at once, with no wait between: for the tests of
+// what happens to each workload, or of speed, not of the waves.
+func AllAtOnce() v1alpha1.RolloutStrategy {
+	return v1alpha1.RolloutStrategy{Waves: []intstr.IntOrString{intstr.FromString("100%")}, MinHealthySeconds: ptr.To[int32](0)}
+}
+
 // SidecarSpec is a profile with one sidecar of the given name, selecting app=<app>.
 func SidecarSpec(app, sidecar string) v1alpha1.SidecarProfileSpec {
 	return v1alpha1.SidecarProfileSpec{
