@@ -92,11 +92,17 @@ func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client
 // revision, unless the profile rolls it out in waves that have not reached the workload. A profile with
 // updatePolicy OnCreate changes no existing workload, so it has no waves.
 func (c Catalog) Target(p selection.Profile, sel selection.Selectors, kind workload.Kind, obj client.Object, nsLabels map[string]string, mode Mode) string {
+	target, _ := c.Explain(p, sel, kind, obj, nsLabels, mode)
+	return target
+}
+
+// Explain is Target, and why in words ("" when no rollout is in progress).
+func (c Catalog) Explain(p selection.Profile, sel selection.Selectors, kind workload.Kind, obj client.Object, nsLabels map[string]string, mode Mode) (target, why string) {
 	current := inject.Revision(p.ProfileSpec())
 	if p.ProfileSpec().UpdatePolicy == v1alpha1.UpdatePolicyOnCreate {
-		return current
+		return current, ""
 	}
-	return revision.Target(p.ProfileStatus().Rollout, current, RankOf(sel, kind, obj, nsLabels),
+	return revision.Explain(p.ProfileStatus().Rollout, current, RankOf(sel, kind, obj, nsLabels),
 		revision.Asker{Admission: mode == Admission, Frozen: kind.Immutable})
 }
 

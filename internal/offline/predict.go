@@ -81,10 +81,13 @@ type Verdict struct {
 	Reason string `json:"reason,omitempty"`
 	// Outcome is the engine's, for a selecting profile: Injected, Conflicted (or Kept, Skipped for a manifest
 	// that already carries an injection under updatePolicy OnCreate); or Held (OutcomeHeld).
-	Outcome   string   `json:"outcome,omitempty"`
-	Revision  string   `json:"revision,omitempty"`
-	Sidecars  []string `json:"sidecars,omitempty"`
-	Conflicts []string `json:"conflicts,omitempty"`
+	Outcome  string `json:"outcome,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	// RolloutNote says which revision the workload gets while the profile rolls a change out in waves, and why
+	// (from the profile's status.rollout, when the manifest carries one).
+	RolloutNote string   `json:"rolloutNote,omitempty"`
+	Sidecars    []string `json:"sidecars,omitempty"`
+	Conflicts   []string `json:"conflicts,omitempty"`
 }
 
 // OutcomeHeld is the outcome of a profile the webhook holds back: its sidecars would mount a volume the pod does
@@ -249,7 +252,9 @@ func (p *predictor) verdicts(kind workload.Kind, obj client.Object, m mutation.M
 	done := map[string]bool{}
 	for _, r := range m.Profiles {
 		if pr, ok := p.find(r.Ref, obj.GetNamespace()); ok {
-			selected = append(selected, selectedVerdict(pr, r, m.Held[r.Ref]))
+			v := selectedVerdict(pr, r, m.Held[r.Ref])
+			v.RolloutNote = p.rolloutNote(pr, kind, obj)
+			selected = append(selected, v)
 			done[selection.Name(pr)] = true
 		}
 	}
@@ -265,6 +270,23 @@ func (p *predictor) verdicts(kind workload.Kind, obj client.Object, m mutation.M
 	}
 	sort.SliceStable(others, func(i, j int) bool { return others[i].Profile < others[j].Profile })
 	return append(append([]Verdict{}, selected...), others...)
+}
+
+// rolloutNote says which revision of a profile rolling out in waves the workload would get at admission, and why.
+func (p *predictor) rolloutNote(pr profile, kind workload.Kind, obj client.Object) string {
+	sel, err := selection.Parse(pr, p.catalog.Protected)
+	if err != nil {
+		return ""
+	}
+	target, why := p.catalog.Explain(pr, sel, kind, obj, p.ns.Labels(obj.GetNamespace()), catalog.Admission)
+	switch {
+	case why == "":
+		return ""
+	case target != "" && target != inject.Revision(pr.ProfileSpec()):
+		// The content of an older revision is in the cluster (a ControllerRevision), not among the inputs.
+		return "gets " + why + "; its content is in the cluster, which the CLI does not read, so the preview leaves this profile out"
+	}
+	return "gets " + why
 }
 
 // find returns the profile a workload's engine result names: a SidecarProfile is in the workload's namespace.

@@ -7,9 +7,12 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
 // predictText runs Predict on YAML streams, with the CLI's defaults.
@@ -541,5 +544,39 @@ func TestPredict_DefaultsTheProfileAsTheAPIServerStoresIt(t *testing.T) {
 	}
 	if !strings.Contains(string(a.Documents[0].Text), "protocol: TCP") {
 		t.Errorf("the injected sidecar lacks the defaulted protocol:\n%s", a.Documents[0].Text)
+	}
+}
+
+// A profile exported with its status, rolling a change out in waves: explain says which revision each workload
+// gets at admission and why; the canary gets the candidate.
+func TestExplain_SaysWhichRevisionARolloutInWavesGives(t *testing.T) {
+	spec := v1alpha1.SidecarProfileSpec{
+		Selector: &metav1.LabelSelector{},
+		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: "logshipper", Image: "logs:2"}}},
+		Rollout:  v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryWave{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "canary"}}}},
+	}
+	candidate := inject.Revision(&spec)
+	p := &v1alpha1.SidecarProfile{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SidecarProfile"},
+		ObjectMeta: metav1.ObjectMeta{Name: "logs", Namespace: "default"}, Spec: spec,
+		// Wave 1 covers the canary's ranks ("0..."), not the others' ("1...").
+		Status: v1alpha1.SidecarProfileStatus{Rollout: &v1alpha1.RolloutStatus{StableRevision: "0123456789abcdef",
+			CandidateRevision: candidate, Wave: 1, Waves: 3, Rank: "0" + strings.Repeat("f", 16)}}}
+	raw, err := sigsyaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustPredict(t, deployment("canary", "", "tier: canary")+"---\n"+deployment("web", ""), string(raw))
+	var out strings.Builder
+	if err := WriteExplanation(&out, res.Workloads, "text"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"+ SidecarProfile default/logs: selects it, Injected (revision " + candidate + "): logshipper\n" +
+			"      rollout: gets the candidate " + candidate + ": the workload's place in the rollout order is within the open waves (1 of 3)\n",
+		"      rollout: gets the stable revision 0123456789abcdef: the rollout of revision " + candidate + " has 1 of 3 waves open, not yet the workload's; its content is in the cluster",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain does not say\n%s\nin:\n%s", want, out.String())
+		}
 	}
 }

@@ -125,7 +125,22 @@ func decodeProfile(d *Document, defaultNS string) (p *profile, where string, err
 	if err != nil {
 		return nil, where, []string{err.Error()}
 	}
+	keepRollout(named, j)
 	return &profile{Profile: named, doc: d}, where, nil
+}
+
+// keepRollout keeps the status.rollout of a profile exported from a cluster (kubectl get -o yaml), which a create
+// would drop: while the profile rolls a change out in waves, it says which revision the webhook gives a new
+// workload now.
+func keepRollout(p selection.Profile, doc []byte) {
+	var exported struct {
+		Status struct {
+			Rollout *v1alpha1.RolloutStatus `json:"rollout"`
+		} `json:"status"`
+	}
+	if json.Unmarshal(doc, &exported) == nil {
+		p.ProfileStatus().Rollout = exported.Status.Rollout
+	}
 }
 
 // explainPath is the kubectl explain argument for the parent of a field path: sidecarprofiles.spec.sidecars
