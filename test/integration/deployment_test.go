@@ -251,6 +251,7 @@ func TestDeployment_ClusterProfileFollowsNamespaceSelector(t *testing.T) {
 	in, out := newNamespace(t, map[string]string{"mesh": mesh}), newNamespace(t, nil)
 	create(t, newDeployment(in, "web"), newDeployment(out, "web"))
 	spec := sidecarSpec("web", "mesh-proxy")
+	spec.Rollout = allAtOnce // the workload a namespace label brings in is injected at once, not in a later wave
 	cp := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "mesh-" + in},
 		Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: spec,
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"mesh": mesh}}}}
