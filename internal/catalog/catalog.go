@@ -42,6 +42,9 @@ const (
 	Admission
 	// Frozen: a workload that cannot change (a Job after admission): every profile keeps what it has.
 	Frozen
+	// Current: every profile at its current revision, whatever its rollout: what the current revision would do
+	// to the workload (a conflict, say), which the profile's status reports before the workload's wave opens.
+	Current
 )
 
 // EngineInput returns the profiles the engine must apply to a workload, each at the revision the workload gets
@@ -74,7 +77,7 @@ func (c Catalog) EngineInput(ctx context.Context, kind workload.Kind, obj client
 			input = append(input, inject.Profile{Ref: ref, Spec: p.ProfileSpec(), KeepOnly: true})
 		case err == nil && selection.Selects(p, sel, kind.Name, obj, nsLabels):
 			in := selection.ForEngine(p, obj, recorded)
-			if mode != Frozen && !in.KeepOnly {
+			if (mode == Reconcile || mode == Admission) && !in.KeepOnly {
 				in = c.atTarget(ctx, p, in, c.Target(p, sel, kind, obj, nsLabels, mode))
 			}
 			input = append(input, in)

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 )
@@ -130,20 +128,7 @@ func TestJobCompletesAndSidecarsStopInReverseOrder(t *testing.T) {
 		t.Fatalf("the Job as created has native sidecars %v, want [first-sidecar second-sidecar]", got)
 	}
 
-	waitFor(t, 2*time.Minute, "Job batch Complete", func(ctx context.Context) (bool, string, error) {
-		if err := k.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
-			return false, err.Error(), nil
-		}
-		for _, c := range job.Status.Conditions {
-			if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
-				return false, "", fmt.Errorf("the Job failed: %s: %s", c.Reason, c.Message)
-			}
-			if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
-				return true, "", nil
-			}
-		}
-		return false, jobConditions(job), nil
-	})
+	k.waitJobComplete(t, job)
 	t.Logf("Job created -> Complete in %v", time.Since(created).Round(100*time.Millisecond))
 
 	var pod corev1.Pod

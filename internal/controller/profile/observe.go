@@ -112,7 +112,9 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 		w.Outcome = inject.Injected
 		return w, nil
 	}
-	mode := catalog.Reconcile
+	// What the current revision would do: the waves decide when the workload gets it (status.countInjection),
+	// not whether it conflicts.
+	mode := catalog.Current
 	if kind.Immutable {
 		mode = catalog.Frozen
 	}
