@@ -241,7 +241,7 @@ func sidecarMessage(w WorkloadObservation, reason string, pods []SidecarObservat
 		if latest.LastTerminationReason != "" {
 			last = fmt.Sprintf(", last terminated: %s", latest.LastTerminationReason)
 		}
-		msg = fmt.Sprintf("sidecar %q %s in pod %s%s%s: a failing livenessProbe or a crash; see `kubectl logs -n %s %s -c %s --previous` and `kubectl describe pod -n %s %s`",
+		msg = fmt.Sprintf("sidecar %q %s in pod %s%s%s: a failing startupProbe or livenessProbe, or a crash; see `kubectl logs -n %s %s -c %s --previous` and `kubectl describe pod -n %s %s`",
 			latest.Name, state, latest.Pod, more, last, w.Namespace, latest.Pod, latest.Name, w.Namespace, latest.Pod)
 	default:
 		for _, p := range pods {
