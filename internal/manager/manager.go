@@ -7,12 +7,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"net/http"
 	"slices"
 	"sync/atomic"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
