@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,6 +81,10 @@ func (s *scale) runWaves() wavesResult {
 	s.waitObserved(ctx, p.Name)
 	s.logf("creating %d %s after their profile", s.n, plural(s.kind))
 	s.must(createWorkloads(ctx, s.c, s.kind, setOutrigger, 0, s.n, namespaces, createWorkers))
+	// The gate waits for each Deployment's rollout, which no controller-manager reports here: play its part.
+	finishCtx, stopFinishing := context.WithCancel(ctx)
+	defer stopFinishing()
+	go s.finishDeployments(finishCtx)
 	tr, err := startTracker(ctx, s.cs, s.kind, map[string]inject.ProfileRef{setOutrigger: {Kind: inject.KindClusterSidecarProfile, Name: p.Name}})
 	s.must(err)
 	defer tr.close()
@@ -114,6 +119,30 @@ func (s *scale) runWaves() wavesResult {
 	after := s.idle(ctx, 0)
 	res.Writes, res.Conflicts = workloadWrites(s.kind, before, after)
 	return res
+}
+
+// finishDeployments reports, every 200 ms, every Deployment whose status lags its generation as rolled out, as
+// its controller would once its pods are available. It returns when ctx is done.
+func (s *scale) finishDeployments(ctx context.Context) {
+	for ctx.Err() == nil {
+		var list appsv1.DeploymentList
+		if err := s.c.List(ctx, &list, client.MatchingLabels{setLabel: setOutrigger}); err == nil {
+			for i := range list.Items {
+				d := &list.Items[i]
+				if d.Status.ObservedGeneration == d.Generation {
+					continue
+				}
+				replicas := ptr.Deref(d.Spec.Replicas, 1)
+				d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas,
+					ReadyReplicas: replicas, AvailableReplicas: replicas}
+				_ = s.c.Status().Update(ctx, d) // a conflict is retried on the next tick
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // setImage changes a cluster profile's image, retrying when the manager's status write got there first.
