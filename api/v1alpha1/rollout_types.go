@@ -60,7 +60,8 @@ type RolloutStrategy struct {
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 
 	// paused keeps the rollout where it is: no further wave opens while it is true; the workloads of the open
-	// waves keep the candidate. The profile reports Ready False (WavesPaused), not Stalled.
+	// waves keep the candidate, and no wave halts for its progress deadline (a sidecar that restarts still halts
+	// the rollout). The profile reports Ready False (WavesPaused), not Stalled.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
 }

@@ -81,7 +81,9 @@ func Step(prev *v1alpha1.RolloutStatus, in Input) *v1alpha1.RolloutStatus {
 	case failing != "":
 		r.Halted = fmt.Sprintf("wave %d of %d: %s", r.Wave, r.Waves, failing)
 	case blocker != "":
-		if opened := r.WaveOpened; opened != nil && in.Now.Sub(opened.Time) > in.Strategy.ProgressDeadline() {
+		// A paused rollout waits for a person, not for its gate: its deadline does not run out (a crash still
+		// halts it, above).
+		if opened := r.WaveOpened; opened != nil && !in.Strategy.Paused && in.Now.Sub(opened.Time) > in.Strategy.ProgressDeadline() {
 			r.Halted = fmt.Sprintf("wave %d of %d did not pass its gate within progressDeadlineSeconds (%s): %s",
 				r.Wave, r.Waves, in.Strategy.ProgressDeadline(), blocker)
 		}

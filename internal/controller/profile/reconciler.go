@@ -137,8 +137,8 @@ func recheck(in status.Input, st v1alpha1.SidecarProfileStatus) time.Duration {
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReconciling); c != nil && c.Reason == v1alpha1.ReasonProgressing {
 		soonest(pendingRecheck)
 	}
-	if r := st.Rollout; r != nil && r.CandidateRevision != "" && r.Halted == "" {
-		soonest(wavesRecheck)
+	if r := st.Rollout; r != nil && r.CandidateRevision != "" && r.Halted == "" && !in.Strategy.Paused {
+		soonest(wavesRecheck) // paused, nothing waits on the clock: a crash comes as a pod event
 	}
 	return next
 }
