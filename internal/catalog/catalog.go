@@ -16,6 +16,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/revision"
+	"github.com/outrigger-dev/outrigger/internal/revision/history"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -130,7 +131,7 @@ func (c Catalog) atTarget(ctx context.Context, p selection.Profile, in inject.Pr
 		in.KeepOnly = true
 		return in
 	}
-	data, err := revision.Read(ctx, c.Reader, revision.Namespace(p.GetNamespace(), c.RevisionNamespace), p.GetName(), p.GetUID(), target)
+	data, err := history.Read(ctx, c.Reader, revision.Namespace(p.GetNamespace(), c.RevisionNamespace), p.GetName(), p.GetUID(), target)
 	if err == nil {
 		in.Spec, err = revision.SpecAt(p.ProfileSpec(), target, data)
 	}

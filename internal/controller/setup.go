@@ -25,7 +25,7 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/controller/profile"
 	workloadcontroller "github.com/outrigger-dev/outrigger/internal/controller/workload"
 	"github.com/outrigger-dev/outrigger/internal/kindconfig"
-	"github.com/outrigger-dev/outrigger/internal/revision"
+	"github.com/outrigger-dev/outrigger/internal/revision/history"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -79,7 +79,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 	} {
 		s.profiles = append(s.profiles, &profile.Reconciler{Client: mgr.GetClient(), NewProfile: newProfile, Kinds: s.served,
 			Catalog: s.cat, Failures: s.failures, Now: metav1.Now, NativeSidecarsUnsupported: o.NativeSidecarsUnsupported,
-			Revisions: revision.Store{Client: mgr.GetClient(), Namespace: o.RevisionNamespace}, Events: mgr.GetEventRecorder("outrigger")})
+			Revisions: history.Store{Client: mgr.GetClient(), Namespace: o.RevisionNamespace}, Events: mgr.GetEventRecorder("outrigger")})
 	}
 	logger := log.FromContext(ctx)
 	for _, kind := range served {

@@ -34,7 +34,7 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
-	"github.com/outrigger-dev/outrigger/internal/revision"
+	"github.com/outrigger-dev/outrigger/internal/revision/history"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/webhook"
 )
@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// Workloads without their managedFields, which the manager never reads: about a third of a Deployment as
 	// the cache would hold it (docs/benchmarks.md, memory).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
-	maps.Copy(cacheOpts.ByObject, revision.CacheByObject())
+	maps.Copy(cacheOpts.ByObject, history.CacheByObject())
 	webhookTLSOpts := tlsOpts
 	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {

@@ -29,7 +29,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
-	"github.com/outrigger-dev/outrigger/internal/revision"
+	"github.com/outrigger-dev/outrigger/internal/revision/history"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/status"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -66,7 +66,7 @@ type Reconciler struct {
 	Catalog  catalog.Catalog
 	Failures *failure.Store
 	// Revisions keeps the profile's revisions; Events records the rollout's events on the profile.
-	Revisions revision.Store
+	Revisions history.Store
 	Events    events.EventRecorder
 	// Now is the clock for condition transition times.
 	Now func() metav1.Time
