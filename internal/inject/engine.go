@@ -89,7 +89,7 @@ func Inject(tmpl *corev1.PodTemplateSpec, profiles []Profile, opts ...Option) (R
 	for _, o := range opts {
 		o(b)
 	}
-	sorted := sortedProfiles(profiles)
+	sorted := InPlacementOrder(profiles)
 	results := map[ProfileRef]ProfileResult{}
 	for _, p := range incumbentsFirst(sorted, rec) {
 		results[p.Ref] = b.apply(p, rec, live)
@@ -124,8 +124,9 @@ func Remove(tmpl *corev1.PodTemplateSpec) (*corev1.PodTemplateSpec, error) {
 	return res.Template, err
 }
 
-// sortedProfiles orders profiles as their sidecars are placed: ascending order, then name, then kind.
-func sortedProfiles(profiles []Profile) []Profile {
+// InPlacementOrder orders profiles as their sidecars are placed: ascending order, then name, then kind. The
+// admission policies place them in this order too.
+func InPlacementOrder(profiles []Profile) []Profile {
 	sorted := append([]Profile(nil), profiles...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		a, b := sorted[i], sorted[j]

@@ -99,6 +99,11 @@ func TestTarget(t *testing.T) {
 		{"the last wave open: a workload ranked after the last one counted", last, cand, outOfWave, cand, cand, ""},
 		{"halted: a Job of the open wave gets the stable revision", haltedWithStable, cand, inWave, cand, cand, stable},
 		{"halted: a Job outside the waves gets the stable revision", haltedWithStable, cand, outOfWave, stable, stable, stable},
+		// What the admission policies compile: a workload whose rank is unknown comes after every ranked one.
+		{"unranked, in a rollout", open, cand, Unranked, stable, stable, ""},
+		{"unranked, every wave open", last, cand, Unranked, cand, cand, ""},
+		{"unranked, a first revision", first, cand, Unranked, "", cand, ""},
+		{"unranked, a first revision, halted", halted, cand, Unranked, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Target(tc.r, tc.current, tc.rank, Asker{}); got != tc.reconciler {

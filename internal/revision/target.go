@@ -10,6 +10,11 @@ import (
 // has not caught up with the spec yet.
 const Hold = "hold"
 
+// Unranked is the rank of a workload whose place in the rollout order is unknown: one the apiserver's admission
+// policies admit, which cannot hash its name. It sorts after every rank (Rank gives hex digits), so such a
+// workload gets a candidate only once every wave is open, and the stable revision before that.
+const Unranked = "~"
+
 // Asker says who asks for a workload's target revision.
 type Asker struct {
 	// Admission: the workload is being created or updated (the webhook), and starts new pods anyway; otherwise

@@ -182,3 +182,8 @@ func CheckKinds(p Profile, known []v1alpha1.WorkloadKind) error {
 	}
 	return nil
 }
+
+// Names lists the protected namespaces, kube-system first: what an admission rule's namespaceSelector leaves out.
+func (p Protected) Names() []string {
+	return append([]string{metav1.NamespaceSystem}, p.names...)
+}

@@ -54,6 +54,9 @@ type Kind struct {
 	// ClaimTemplates returns the names of the volumes the kind's controller adds to each pod besides the
 	// template's (a StatefulSet's volumeClaimTemplates); nil for kinds without any.
 	ClaimTemplates func(client.Object) []string
+	// ClaimTemplatesPath is the JSON pointer of the list ClaimTemplates reads, each item named at metadata.name,
+	// for the admission policies, which cannot call ClaimTemplates.
+	ClaimTemplatesPath string
 }
 
 // PodTemplate returns the workload's pod template. For a kind with Go types it is the object's own (callers must
@@ -134,16 +137,17 @@ var CronJob = Kind{
 // StatefulSet is the apps/v1 StatefulSet kind. Its volumeClaimTemplates are never touched; their names are
 // taken, as the pods get volumes of those names.
 var StatefulSet = Kind{
-	Name:         v1alpha1.KindStatefulSet,
-	GVK:          appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
-	Resource:     "statefulsets",
-	NewObject:    func() client.Object { return &appsv1.StatefulSet{} },
-	NewList:      func() client.ObjectList { return &appsv1.StatefulSetList{} },
-	Items:        func(l client.ObjectList) []client.Object { return objects(l.(*appsv1.StatefulSetList).Items) },
-	Template:     func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.StatefulSet).Spec.Template },
-	TemplatePath: "/spec/template",
-	PodSelector:  func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.StatefulSet).Spec.Selector },
-	Rollout:      func(o client.Object) Rollout { return statefulSetRollout(o.(*appsv1.StatefulSet)) },
+	Name:               v1alpha1.KindStatefulSet,
+	GVK:                appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
+	Resource:           "statefulsets",
+	NewObject:          func() client.Object { return &appsv1.StatefulSet{} },
+	NewList:            func() client.ObjectList { return &appsv1.StatefulSetList{} },
+	Items:              func(l client.ObjectList) []client.Object { return objects(l.(*appsv1.StatefulSetList).Items) },
+	Template:           func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.StatefulSet).Spec.Template },
+	TemplatePath:       "/spec/template",
+	PodSelector:        func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.StatefulSet).Spec.Selector },
+	Rollout:            func(o client.Object) Rollout { return statefulSetRollout(o.(*appsv1.StatefulSet)) },
+	ClaimTemplatesPath: "/spec/volumeClaimTemplates",
 	ClaimTemplates: func(o client.Object) []string {
 		var names []string
 		for _, c := range o.(*appsv1.StatefulSet).Spec.VolumeClaimTemplates {

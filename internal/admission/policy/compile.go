@@ -1,0 +1,272 @@
+// Package policy compiles Outrigger's profiles into MutatingAdmissionPolicies and their bindings
+// (admissionregistration.k8s.io/v1, GA in Kubernetes 1.36), so that the apiserver gives new workloads their
+// sidecars by itself, in-process: no webhook call, no certificate, nothing that can be down.
+//
+// A policy does not render anything: it places the engine's own rendering (inject.Render) by the engine's rules
+// (placement order, placement before or after the workload's init containers, a name the workload already uses
+// skips the profile, a profile placed earlier keeps a name both use), and writes the engine's injection record.
+// So a workload admitted by a policy is stored exactly as one admitted by the webhook.
+//
+// There is one policy per workload kind, holding every profile that can select that kind: the apiserver runs
+// policies in no specified order, and the order of sidecars across profiles must not depend on it. A policy acts
+// only on a pod template that carries no injection record (a create, or an update that dropped the injection,
+// such as a replace with the bare manifest); a template that carries one is the reconciler's, which moves it
+// between revisions.
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// Profile is a profile as the policies carry it.
+type Profile struct {
+	Ref inject.ProfileRef
+	// Namespace is a SidecarProfile's namespace, the only one it selects in; "" for a ClusterSidecarProfile.
+	Namespace string
+	// Spec is the profile's spec as it is (its selector, workloadKinds, order, updatePolicy).
+	Spec      *v1alpha1.SidecarProfileSpec
+	Selectors selection.Selectors
+	// Rendered is the spec at the revision a new workload gets (revision.Target for an Unranked workload at
+	// admission); nil when it gets none (a first revision whose rollout halted).
+	Rendered *v1alpha1.SidecarProfileSpec
+}
+
+// Options are what the policies need to know about the manager.
+type Options struct {
+	// Protected are the namespaces no policy acts in (kube-system, Outrigger's own), as for the webhook.
+	Protected selection.Protected
+	// ManagerUser is the manager's own user name: its writes are the engine's already, and a removal it writes
+	// must not be undone by the policy before the policy itself is updated.
+	ManagerUser string
+}
+
+// Compiled is a kind's policy and its binding.
+type Compiled struct {
+	Policy  *admissionregistrationv1.MutatingAdmissionPolicy
+	Binding *admissionregistrationv1.MutatingAdmissionPolicyBinding
+}
+
+// Labels on everything the compiler writes, so the manager finds (and prunes) its own.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedBy      = "outrigger"
+	// ProfilesAnnotation lists the profiles a policy places, each with its revision: what lets a profile's
+	// deletion wait until no policy places it any more.
+	ProfilesAnnotation = "sidecars.outrigger.dev/profiles"
+)
+
+// Name is the name of a kind's policy and binding: outrigger.<resource>.<group>.
+func Name(kind workload.Kind) string {
+	name := "outrigger." + kind.Resource
+	if kind.GVK.Group != "" {
+		name += "." + kind.GVK.Group
+	}
+	return name
+}
+
+// Compile returns the policy and binding of a kind for the profiles given (any may not select the kind), or ok
+// false when none of them can select it: then the kind needs no policy.
+func Compile(kind workload.Kind, profiles []Profile, o Options) (Compiled, bool, error) {
+	placed := forKind(kind, profiles)
+	if len(placed) == 0 {
+		return Compiled{}, false, nil
+	}
+	c := compiler{kind: kind, profiles: placed, tmpl: "variables.tmpl", spec: kind.TemplatePath + "/spec"}
+	vars, err := c.variables()
+	if err != nil {
+		return Compiled{}, false, err
+	}
+	listed, err := listed(placed)
+	if err != nil {
+		return Compiled{}, false, err
+	}
+	meta := metav1.ObjectMeta{Name: Name(kind), Labels: map[string]string{ManagedByLabel: ManagedBy},
+		Annotations: map[string]string{ProfilesAnnotation: listed}}
+	p := &admissionregistrationv1.MutatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicy"},
+		ObjectMeta: meta,
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			MatchConstraints: c.matchConstraints(o),
+			MatchConditions:  c.matchConditions(o),
+			Variables:        vars,
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
+				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: c.patch()},
+			}},
+			FailurePolicy:      ptr(admissionregistrationv1.Ignore),
+			ReinvocationPolicy: admissionregistrationv1.IfNeededReinvocationPolicy,
+		},
+	}
+	meta.Annotations = nil
+	b := &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicyBinding"},
+		ObjectMeta: meta,
+		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: p.Name},
+	}
+	return Compiled{Policy: p, Binding: b}, true, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// forKind keeps the profiles that can select the kind and place something, in the engine's placement order.
+func forKind(kind workload.Kind, profiles []Profile) []Profile {
+	var out []Profile
+	for _, p := range profiles {
+		if p.Rendered != nil && p.Spec.SelectsKind(kind.Name) {
+			out = append(out, p)
+		}
+	}
+	byRef := map[inject.ProfileRef]Profile{}
+	engine := make([]inject.Profile, len(out))
+	for i, p := range out {
+		byRef[p.Ref] = p
+		engine[i] = inject.Profile{Ref: p.Ref, Spec: p.Spec}
+	}
+	for i, p := range inject.InPlacementOrder(engine) {
+		out[i] = byRef[p.Ref]
+	}
+	return out
+}
+
+// Listed is one entry of the ProfilesAnnotation.
+type Listed struct {
+	inject.ProfileRef `json:",inline"`
+	Namespace         string `json:"namespace,omitempty"`
+	Revision          string `json:"revision"`
+}
+
+func listed(profiles []Profile) (string, error) {
+	out := make([]Listed, len(profiles))
+	for i, p := range profiles {
+		out[i] = Listed{ProfileRef: p.Ref, Namespace: p.Namespace, Revision: inject.Revision(p.Rendered)}
+	}
+	raw, err := json.Marshal(out)
+	return string(raw), err
+}
+
+// Places reads a policy's ProfilesAnnotation.
+func Places(p *admissionregistrationv1.MutatingAdmissionPolicy) ([]Listed, error) {
+	var out []Listed
+	raw, ok := p.Annotations[ProfilesAnnotation]
+	if !ok {
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil, fmt.Errorf("annotation %s of MutatingAdmissionPolicy %s: %w", ProfilesAnnotation, p.Name, err)
+	}
+	return out, nil
+}
+
+// matchConstraints: the kind's resource (creates only for a kind whose template is immutable), never a protected
+// namespace, never a workload that opted out: as the webhook's rules.
+func (c compiler) matchConstraints(o Options) *admissionregistrationv1.MatchResources {
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	if c.kind.Immutable {
+		ops = ops[:1]
+	}
+	return &admissionregistrationv1.MatchResources{
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: o.Protected.Names()}}},
+		ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: v1alpha1.InjectLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{v1alpha1.InjectDisabled}}}},
+		ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+			Operations: ops,
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{c.kind.GVK.Group}, APIVersions: []string{c.kind.GVK.Version},
+				Resources: []string{c.kind.Resource}, Scope: ptr(admissionregistrationv1.NamespacedScope)},
+		}}},
+		MatchPolicy: ptr(admissionregistrationv1.Equivalent),
+	}
+}
+
+// matchConditions: only a template without an injection record, and never the manager's own writes.
+func (c compiler) matchConditions(o Options) []admissionregistrationv1.MatchCondition {
+	tmpl := fieldPath("object", c.kind.TemplatePath)
+	conds := []admissionregistrationv1.MatchCondition{{
+		Name: "template-not-injected",
+		Expression: fmt.Sprintf("!has(%[1]s.metadata) || !has(%[1]s.metadata.annotations) || !(%[2]s in %[1]s.metadata.annotations)",
+			tmpl, quote(v1alpha1.InjectionAnnotation)),
+	}}
+	if o.ManagerUser != "" {
+		conds = append(conds, admissionregistrationv1.MatchCondition{
+			Name: "not-outriggers-own-writes", Expression: "request.userInfo.username != " + quote(o.ManagerUser)})
+	}
+	return conds
+}
+
+// compiler writes the CEL of one kind's policy; profiles are in placement order, profile i is variables.p<i>.
+type compiler struct {
+	kind     workload.Kind
+	profiles []Profile
+	tmpl     string // the CEL of the pod template
+	spec     string // the JSON pointer of the pod spec
+}
+
+func (c compiler) placed(i int) string { return fmt.Sprintf("variables.p%d", i) }
+
+// variables: the template and what the guards read, then whether each profile is placed, then what is placed.
+func (c compiler) variables() ([]admissionregistrationv1.Variable, error) {
+	claims := "[]"
+	if c.kind.ClaimTemplatesPath != "" {
+		claims = fieldPath("object", c.kind.ClaimTemplatesPath)
+		claims = strings.Replace(claims, "object.spec.", "object.spec.?", 1) + ".orValue([]).map(t, t.metadata.name)"
+	}
+	vars := []admissionregistrationv1.Variable{
+		{Name: "tmpl", Expression: fieldPath("object", c.kind.TemplatePath)},
+		{Name: "labels", Expression: "object.metadata.?labels.orValue({})"},
+		{Name: "nsLabels", Expression: "namespaceObject.metadata.?labels.orValue({})"},
+		{Name: "apps", Expression: c.tmpl + ".spec.?containers.orValue([])"},
+		{Name: "names", Expression: c.tmpl + ".spec.?initContainers.orValue([]).map(x, x.name) + variables.apps.map(x, x.name) + " +
+			c.tmpl + ".spec.?ephemeralContainers.orValue([]).map(x, x.name)"},
+		{Name: "podVolumes", Expression: c.tmpl + ".spec.?volumes.orValue([]).map(x, x.name)"},
+		{Name: "volumes", Expression: "variables.podVolumes + " + claims},
+	}
+	placement, err := c.placement()
+	if err != nil {
+		return nil, err
+	}
+	vars = append(vars, placement...)
+	entries, err := c.recordEntries()
+	if err != nil {
+		return nil, err
+	}
+	sidecars, err := c.sidecars()
+	if err != nil {
+		return nil, err
+	}
+	vols, err := c.volumeItems()
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := c.mountsPerContainer()
+	if err != nil {
+		return nil, err
+	}
+	vars = append(vars, sidecars...)
+	vars = append(vars,
+		admissionregistrationv1.Variable{Name: "vols", Expression: vols},
+		admissionregistrationv1.Variable{Name: "mounts", Expression: mounts},
+		admissionregistrationv1.Variable{Name: "record", Expression: entries},
+		admissionregistrationv1.Variable{Name: "annotation", Expression: `'{"profiles":[' + variables.record.join(",") + ']}'`},
+	)
+	return vars, nil
+}
+
+// FromProfile is a profile as the policies carry it, with the spec of the revision a new workload gets (nil for
+// none). A profile whose selectors do not parse cannot be compiled: its error says which field to fix.
+func FromProfile(p selection.Profile, rendered *v1alpha1.SidecarProfileSpec) (Profile, error) {
+	sel, err := selection.Parse(p, selection.Protected{})
+	if err != nil {
+		return Profile{}, err
+	}
+	return Profile{Ref: selection.Ref(p), Namespace: p.GetNamespace(), Spec: p.ProfileSpec(), Selectors: sel, Rendered: rendered}, nil
+}

@@ -1,0 +1,365 @@
+package admission
+
+import (
+	"path/filepath"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+)
+
+// TestPoliciesStoreWhatTheEngineStores: every case is created once through the compiled policies and once
+// pre-injected by the engine (what the webhook admits); the stored pod templates must be identical.
+func TestPoliciesStoreWhatTheEngineStores(t *testing.T) {
+	cases := append(tableCases(), goldenCases(t)...)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, i) })
+	}
+}
+
+// goldenCases are the CLI's golden manifests and profiles, and the seed example.
+func goldenCases(t *testing.T) []equivalence {
+	var out []equivalence
+	for _, dir := range []string{"gitops", "kinds"} {
+		base := filepath.Join("..", "..", "cmd", "outrigger", "testdata", dir)
+		var profiles []selection.Profile
+		for _, o := range readManifests(t, filepath.Join(base, "profiles")) {
+			profiles = append(profiles, o.(selection.Profile))
+		}
+		nsLabels := map[string]map[string]string{}
+		objs := readManifests(t, filepath.Join(base, "manifests"))
+		for _, o := range objs {
+			if ns, ok := o.(*corev1.Namespace); ok {
+				nsLabels[ns.Name] = ns.Labels
+			}
+		}
+		for _, o := range objs {
+			if _, ok := o.(*corev1.Namespace); ok {
+				continue
+			}
+			if _, ok := o.(*corev1.ConfigMap); ok {
+				continue
+			}
+			if o.GetNamespace() == "" {
+				o.SetNamespace("default")
+			}
+			out = append(out, equivalence{name: dir + "/" + o.GetName(), profiles: profiles, obj: o, nsLabels: nsLabels[o.GetNamespace()]})
+		}
+	}
+	seedProfile := readManifests(t, filepath.Join("..", "..", "cmd", "outrigger", "testdata"))[0].(selection.Profile)
+	seedProfile.SetNamespace("seed")
+	for _, o := range readManifests(t, filepath.Join("..", "testdata", "seed")) {
+		if o.GetName() != "" && (filepath.Base(o.GetName()) != "") {
+			o.SetNamespace("seed")
+			if isPlain(o) {
+				out = append(out, equivalence{name: "seed/" + o.GetObjectKind().GroupVersionKind().Kind, profiles: []selection.Profile{seedProfile}, obj: o})
+			}
+		}
+	}
+	return out
+}
+
+// isPlain: a seed workload before Outrigger (the seed also holds the hand-written injected ones).
+func isPlain(o client.Object) bool {
+	tmpl := kindOfObject(o).Template(o)
+	return len(tmpl.Spec.InitContainers) == 0
+}
+
+// tableCases are the engine's rules one at a time: order across profiles, placement, mounts, conflicts with the
+// workload and between profiles, volumes held back, selectors, and each kind's template path.
+func tableCases() []equivalence {
+	const ns = "cases"
+	return []equivalence{
+		{name: "order then name then kind, placement before and after", obj: deployment(ns, withInit("migrate")),
+			profiles: []selection.Profile{
+				local(ns, "b", sidecars("b1"), order(1)),
+				cluster("a", sidecars("a1", "a2"), order(1)),
+				local(ns, "a", sidecars("c1"), order(1)),
+				local(ns, "late", sidecars("l1"), order(-5), after()),
+				cluster("early", sidecars("e1"), order(-5)),
+			}},
+		{name: "no init containers, sidecars after", obj: deployment(ns), profiles: []selection.Profile{local(ns, "p", sidecars("s"), after())}},
+		{name: "mounts into all app containers and into named ones", obj: deployment(ns, withApp("second"), withAppMount("app", "own", "/own")),
+			profiles: []selection.Profile{
+				local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/var/log/app")),
+				local(ns, "cache", sidecars("cache"), volumes("cache"), mounts("cache", "/cache", "second"), order(2)),
+			}},
+		{name: "the workload's volumes and annotations are kept", obj: deployment(ns, withVolume("own"), withAnnotation("team", "a")),
+			profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
+		{name: "a sidecar named as an app container is a conflict", obj: deployment(ns),
+			profiles: []selection.Profile{local(ns, "clash", sidecars("app")), local(ns, "fine", sidecars("fine"))}},
+		{name: "a volume named as the workload's is a conflict", obj: deployment(ns, withVolume("logs")),
+			profiles: []selection.Profile{local(ns, "clash", sidecars("ship"), volumes("logs")), local(ns, "fine", sidecars("fine"))}},
+		{name: "a mount path the app container has is a conflict", obj: deployment(ns, withVolume("own"), withAppMount("app", "own", "/logs")),
+			profiles: []selection.Profile{local(ns, "clash", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
+		{name: "the profile placed first keeps a shared name", obj: deployment(ns),
+			profiles: []selection.Profile{local(ns, "first", sidecars("proxy")), local(ns, "second", sidecars("proxy", "other"), order(1))}},
+		{name: "a shared mount path in a container both target", obj: deployment(ns, withApp("second")),
+			profiles: []selection.Profile{
+				local(ns, "first", sidecars("a"), volumes("va"), mounts("va", "/shared", "app")),
+				local(ns, "second", sidecars("b"), volumes("vb"), mounts("vb", "/shared", "second"), order(1)),
+				local(ns, "third", sidecars("c"), volumes("vc"), mounts("vc", "/shared"), order(2)),
+			}},
+		{name: "a sidecar mounting a volume nobody declares is held back", obj: deployment(ns),
+			profiles: []selection.Profile{local(ns, "broken", sidecars("ship"), sidecarMount("missing", "/m")), local(ns, "fine", sidecars("fine"))}},
+		{name: "a sidecar mounting the workload's own volume", obj: deployment(ns, withVolume("data")),
+			profiles: []selection.Profile{local(ns, "reader", sidecars("read"), sidecarMount("data", "/data"))}},
+		{name: "a sidecar mounting another profile's volume, which is placed", obj: deployment(ns),
+			profiles: []selection.Profile{local(ns, "owner", sidecars("own"), volumes("shared")), local(ns, "borrower", sidecars("borrow"), sidecarMount("shared", "/s"), order(1))}},
+		{name: "a sidecar mounting another profile's volume, which conflicts", obj: deployment(ns, withInit("own")),
+			profiles: []selection.Profile{local(ns, "owner", sidecars("own"), volumes("shared")), local(ns, "borrower", sidecars("borrow"), sidecarMount("shared", "/s"), order(1))}},
+		{name: "selectors: matchExpressions", obj: deployment(ns, withLabels(map[string]string{"app": "web", "tier": "front"})),
+			profiles: []selection.Profile{
+				local(ns, "in", sidecars("in"), selector(expr("app", metav1.LabelSelectorOpIn, "web", "api"), expr("tier", metav1.LabelSelectorOpExists))),
+				local(ns, "notin", sidecars("notin"), selector(expr("app", metav1.LabelSelectorOpNotIn, "web"))),
+				local(ns, "absent", sidecars("absent"), selector(expr("gone", metav1.LabelSelectorOpDoesNotExist), expr("gone2", metav1.LabelSelectorOpNotIn, "x"))),
+				local(ns, "labels", sidecars("labels"), matchLabels("tier", "back")),
+			}},
+		{name: "namespace selectors of cluster profiles", obj: deployment("team-a"), nsLabels: map[string]string{"team": "a"},
+			profiles: []selection.Profile{
+				cluster("team-a", sidecars("a"), namespaceSelector("team", "a")),
+				cluster("team-b", sidecars("b"), namespaceSelector("team", "b")),
+				local("other", "elsewhere", sidecars("c")),
+			}},
+		{name: "opted out", obj: deployment(ns, withLabels(map[string]string{v1alpha1.InjectLabel: v1alpha1.InjectDisabled})),
+			profiles: []selection.Profile{local(ns, "p", sidecars("s"))}},
+		{name: "workloadKinds", obj: deployment(ns), profiles: []selection.Profile{local(ns, "jobs", sidecars("s"), kinds(v1alpha1.KindJob))}},
+		{name: "a full container: ports, probes, env, resources, security", obj: deployment(ns),
+			profiles: []selection.Profile{local(ns, "proxy", fullSidecar())}},
+		{name: "updatePolicy OnCreate", obj: deployment(ns), profiles: []selection.Profile{local(ns, "once", sidecars("s"), onCreate())}},
+		{name: "Job without template labels", obj: job(ns), profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
+		{name: "CronJob", obj: cronJob(ns), profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
+		{name: "DaemonSet", obj: daemonSet(ns), profiles: []selection.Profile{cluster("logs", sidecars("ship"), after())}},
+		{name: "StatefulSet: a volume named as a claim template is a conflict", obj: statefulSet(ns, "data"),
+			profiles: []selection.Profile{local(ns, "clash", sidecars("s"), volumes("data")), local(ns, "fine", sidecars("f"), volumes("other"))}},
+	}
+}
+
+// Workloads.
+
+type podMod func(*corev1.PodTemplateSpec, *metav1.ObjectMeta)
+
+func baseTemplate(mods ...podMod) (corev1.PodTemplateSpec, metav1.ObjectMeta) {
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "w"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}
+	meta := metav1.ObjectMeta{Labels: map[string]string{"app": "w"}}
+	for _, m := range mods {
+		m(&tmpl, &meta)
+	}
+	return tmpl, meta
+}
+
+func deployment(ns string, mods ...podMod) client.Object {
+	tmpl, meta := baseTemplate(mods...)
+	meta.Name, meta.Namespace = "w", ns
+	return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}}, Template: tmpl}}
+}
+
+func daemonSet(ns string) client.Object {
+	tmpl, meta := baseTemplate()
+	meta.Name, meta.Namespace = "w", ns
+	return &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}}, Template: tmpl}}
+}
+
+func statefulSet(ns, claim string) client.Object {
+	tmpl, meta := baseTemplate()
+	meta.Name, meta.Namespace = "w", ns
+	return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}}, Template: tmpl,
+		VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: claim},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}}}
+}
+
+func jobSpec() batchv1.JobSpec {
+	return batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+		Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}}
+}
+
+func job(ns string) client.Object {
+	return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: ns, Labels: map[string]string{"app": "w"}}, Spec: jobSpec()}
+}
+
+func cronJob(ns string) client.Object {
+	return &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: ns, Labels: map[string]string{"app": "w"}},
+		Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: jobSpec()}}}
+}
+
+func withInit(name string) podMod {
+	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
+		t.Spec.InitContainers = append(t.Spec.InitContainers, corev1.Container{Name: name, Image: "init:1"})
+	}
+}
+
+func withApp(name string) podMod {
+	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
+		t.Spec.Containers = append(t.Spec.Containers, corev1.Container{Name: name, Image: "app:1"})
+	}
+}
+
+func withVolume(name string) podMod {
+	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
+		t.Spec.Volumes = append(t.Spec.Volumes, emptyDir(name))
+	}
+}
+
+func withAppMount(container, volume, path string) podMod {
+	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
+		for i := range t.Spec.Containers {
+			if t.Spec.Containers[i].Name == container {
+				t.Spec.Containers[i].VolumeMounts = append(t.Spec.Containers[i].VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: path})
+			}
+		}
+		if !hasVolume(t, volume) {
+			t.Spec.Volumes = append(t.Spec.Volumes, emptyDir(volume))
+		}
+	}
+}
+
+func hasVolume(t *corev1.PodTemplateSpec, name string) bool {
+	for _, v := range t.Spec.Volumes {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func withAnnotation(k, v string) podMod {
+	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
+		t.Annotations = map[string]string{k: v}
+	}
+}
+
+func withLabels(labels map[string]string) podMod {
+	return func(_ *corev1.PodTemplateSpec, m *metav1.ObjectMeta) {
+		for k, v := range labels {
+			m.Labels[k] = v
+		}
+	}
+}
+
+func emptyDir(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+}
+
+// Profiles.
+
+type specMod func(*v1alpha1.SidecarProfileSpec)
+
+func spec(mods ...specMod) v1alpha1.SidecarProfileSpec {
+	s := v1alpha1.SidecarProfileSpec{Selector: &metav1.LabelSelector{}}
+	for _, m := range mods {
+		m(&s)
+	}
+	return s
+}
+
+func local(ns, name string, mods ...specMod) selection.Profile {
+	return &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec(mods...)}
+}
+
+func cluster(name string, mods ...specMod) selection.Profile {
+	p := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	p.Spec.SidecarProfileSpec = spec(mods...)
+	if p.Spec.Selector != nil && p.Spec.Selector.MatchLabels["ns-selector"] != "" {
+		p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{p.Spec.Selector.MatchLabels["ns-key"]: p.Spec.Selector.MatchLabels["ns-selector"]}}
+		p.Spec.Selector = &metav1.LabelSelector{}
+	}
+	return p
+}
+
+func sidecars(names ...string) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		for _, n := range names {
+			s.Sidecars = append(s.Sidecars, v1alpha1.Sidecar{Container: corev1.Container{Name: n, Image: "sidecar:1"}})
+		}
+	}
+}
+
+func volumes(names ...string) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		for _, n := range names {
+			s.Volumes = append(s.Volumes, v1alpha1.ProfileVolume{Volume: emptyDir(n)})
+		}
+	}
+}
+
+func mounts(volume, path string, containers ...string) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		s.AppContainerMounts = append(s.AppContainerMounts, v1alpha1.AppContainerMount{Name: volume, MountPath: path, Containers: containers})
+	}
+}
+
+// sidecarMount mounts a volume into the profile's last sidecar.
+func sidecarMount(volume, path string) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		last := &s.Sidecars[len(s.Sidecars)-1]
+		last.VolumeMounts = append(last.VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: path})
+	}
+}
+
+func order(o int32) specMod { return func(s *v1alpha1.SidecarProfileSpec) { s.Order = o } }
+
+func after() specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) { s.Placement = v1alpha1.PlacementAfterInitContainers }
+}
+
+func onCreate() specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) { s.UpdatePolicy = v1alpha1.UpdatePolicyOnCreate }
+}
+
+func kinds(ks ...v1alpha1.WorkloadKind) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) { s.WorkloadKinds = ks }
+}
+
+func expr(key string, op metav1.LabelSelectorOperator, values ...string) metav1.LabelSelectorRequirement {
+	return metav1.LabelSelectorRequirement{Key: key, Operator: op, Values: values}
+}
+
+func selector(reqs ...metav1.LabelSelectorRequirement) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) { s.Selector = &metav1.LabelSelector{MatchExpressions: reqs} }
+}
+
+func matchLabels(k, v string) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		s.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{k: v}}
+	}
+}
+
+// namespaceSelector marks the selector for cluster() to turn into a namespaceSelector.
+func namespaceSelector(k, v string) specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		s.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"ns-key": k, "ns-selector": v}}
+	}
+}
+
+func fullSidecar() specMod {
+	return func(s *v1alpha1.SidecarProfileSpec) {
+		uid := int64(1000)
+		s.Sidecars = append(s.Sidecars, v1alpha1.Sidecar{Container: corev1.Container{
+			Name: "proxy", Image: "envoy:1.30", Args: []string{"--config", "/etc/envoy.yaml", "--log-level", "info"},
+			Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 9901}, {ContainerPort: 15001, Protocol: corev1.ProtocolTCP}},
+			Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+				{Name: "QUOTE", Value: "say \"hi\" \\ to <everyone> & 'all'\n"}},
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+				Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}},
+			StartupProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(15001)}}, PeriodSeconds: 1, FailureThreshold: 30},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("admin")}}},
+			SecurityContext: &corev1.SecurityContext{RunAsUser: &uid, RunAsNonRoot: ptrTo(true), ReadOnlyRootFilesystem: ptrTo(true),
+				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		}})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
