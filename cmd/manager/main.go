@@ -37,6 +37,7 @@ type options struct {
 	pprofAddr              string
 	workloadWorkers        int
 	normalEvents           bool
+	admission              string
 	webhook                webhookOptions
 }
 
@@ -67,6 +68,9 @@ func main() {
 		"(kinds: [{group, version, kind, resource, podTemplatePath, podSelectorPath, rollout}]); the Helm chart renders it from the value workloadKinds.")
 	bindWebhookFlags(&o.webhook)
 	zapOpts := zap.Options{Development: false}
+	flag.StringVar(&o.admission, "admission", manager.AdmissionWebhook, "How new workloads get their sidecars: webhook (the mutating webhook), "+
+		"policy (MutatingAdmissionPolicies the manager compiles from the profiles, run by the apiserver itself; Kubernetes 1.36 and later), "+
+		"or auto (policy where the apiserver serves them, webhook elsewhere).")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
@@ -169,7 +173,7 @@ func run(o options) error {
 		MetricsAddr:   o.metricsAddr, ProbeAddr: o.probeAddr,
 		LeaderElect: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNS,
 		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2, PprofAddr: o.pprofAddr, WorkloadWorkers: o.workloadWorkers,
-		NormalEvents: o.normalEvents,
+		NormalEvents: o.normalEvents, Admission: o.admission, ValidatingWebhookConfiguration: o.webhook.validatingName,
 		Webhook: manager.WebhookOptions{
 			Enabled: o.webhook.enabled, SelfManaged: o.webhook.selfManaged(),
 			Host: o.webhook.host, Port: o.webhook.port, Certs: o.webhook.certOptions(),

@@ -184,3 +184,20 @@ func (c Catalog) NamespaceLabels(ctx context.Context, name string) (map[string]s
 	}
 	return ns.Labels, nil
 }
+
+// AdmissionSpec is the spec of the revision that a new workload whose place in the rollout order is unknown gets
+// from a profile at admission (revision.Unranked): what the admission policies compile. Nil for none: a first
+// revision whose rollout halted, or a stored revision that cannot be read. frozen is for kinds whose template
+// cannot change after admission (a Job never gets a halted revision).
+func (c Catalog) AdmissionSpec(ctx context.Context, p selection.Profile, frozen bool) *v1alpha1.SidecarProfileSpec {
+	current := inject.Revision(p.ProfileSpec())
+	target := current
+	if p.ProfileSpec().UpdatePolicy != v1alpha1.UpdatePolicyOnCreate {
+		target = revision.Target(p.ProfileStatus().Rollout, current, revision.Unranked, revision.Asker{Admission: true, Frozen: frozen})
+	}
+	in := c.atTarget(ctx, p, inject.Profile{Ref: selection.Ref(p), Spec: p.ProfileSpec()}, target)
+	if in.KeepOnly {
+		return nil
+	}
+	return in.Spec
+}

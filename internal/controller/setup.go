@@ -19,7 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
+	admissioncontroller "github.com/outrigger-dev/outrigger/internal/controller/admission"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
 	"github.com/outrigger-dev/outrigger/internal/controller/index"
 	"github.com/outrigger-dev/outrigger/internal/controller/profile"
@@ -49,6 +51,15 @@ type Options struct {
 	Configured []kindconfig.Kind
 	// RevisionNamespace is where ClusterSidecarProfiles keep their revisions: Outrigger's own namespace.
 	RevisionNamespace string
+	// Policies, when set, has the profiles compiled into MutatingAdmissionPolicies (admission mode policy).
+	Policies *PolicyOptions
+}
+
+// PolicyOptions configure admission by MutatingAdmissionPolicies.
+type PolicyOptions struct {
+	policy.Options
+	// Owner is the ValidatingWebhookConfiguration that owns the policies (see admission.Reconciler.Owner).
+	Owner string
 }
 
 // Known are the kinds a profile may list: the built-in ones, then the configured ones.
@@ -91,6 +102,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 		}
 		if err := s.serveKind(ctx, kind); err != nil {
 			return nil, err
+		}
+	}
+	if o.Policies != nil {
+		s.policies = &admissioncontroller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Catalog: s.cat,
+			Kinds: s.served, Options: o.Policies.Options, Owner: o.Policies.Owner}
+		if err := s.policies.SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+		for _, r := range s.profiles {
+			r.Placed = admissioncontroller.Placed(mgr.GetClient())
 		}
 	}
 	for _, r := range s.profiles {
@@ -149,6 +170,7 @@ type setup struct {
 	failures *failure.Store
 	served   *workload.Set
 	profiles []*profile.Reconciler
+	policies *admissioncontroller.Reconciler // nil unless admission is by policy
 	// crds reads a configured kind's CRD, uncached: once per kind, at start or when it arrives.
 	crds client.Reader
 }
@@ -183,6 +205,9 @@ func (s *setup) refuse(ctx context.Context, kind workload.Kind, err error) {
 func (s *setup) kindsChanged() {
 	for _, r := range s.profiles {
 		r.KindsChanged()
+	}
+	if s.policies != nil {
+		s.policies.KindsChanged()
 	}
 }
 

@@ -3,6 +3,7 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -28,9 +29,11 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/controller"
+	admissioncontroller "github.com/outrigger-dev/outrigger/internal/controller/admission"
 	"github.com/outrigger-dev/outrigger/internal/kindconfig"
 	"github.com/outrigger-dev/outrigger/internal/podcache"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
@@ -59,6 +62,11 @@ type Options struct {
 	Webhook                      WebhookOptions
 	// WorkloadKinds are the kinds the configuration adds to the built-in ones (kindconfig.Load).
 	WorkloadKinds []kindconfig.Kind
+	// Admission is how workloads get their sidecars at admission: one of AdmissionModes ("" is webhook).
+	Admission string
+	// ValidatingWebhookConfiguration is the name of the profiles' webhook configuration, which owns the
+	// admission policies in policy mode.
+	ValidatingWebhookConfiguration string
 }
 
 // WebhookOptions configure the admission webhooks and their serving certificate.
@@ -98,6 +106,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// the cache would hold it (docs/benchmarks.md, memory).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
 	maps.Copy(cacheOpts.ByObject, history.CacheByObject())
+	maps.Copy(cacheOpts.ByObject, admissioncontroller.CacheByObject())
 	webhookTLSOpts := tlsOpts
 	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {
@@ -137,6 +146,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		NativeSidecarsUnsupported: controller.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
 		NormalEvents: o.NormalEvents, Protected: protected, Configured: o.WorkloadKinds,
 		RevisionNamespace: revisionNamespace(o.Webhook.Certs.Namespace),
+	}
+	if co.Policies, err = policyOptions(ctx, cfg, o, protected); err != nil {
+		return nil, err
 	}
 	served, err := controller.Setup(ctx, mgr, co)
 	if err != nil {
@@ -192,6 +204,26 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, w WebhookOptions, keep
 			return errors.New("the webhook certificate is not ready yet")
 		}
 	}, nil
+}
+
+// policyOptions resolves the admission mode, logs it and sets its gauge; nil options for webhook mode.
+func policyOptions(ctx context.Context, cfg *rest.Config, o Options, protected selection.Protected) (*controller.PolicyOptions, error) {
+	mode, err := resolveAdmission(cfg, o.Admission)
+	if err != nil {
+		return nil, err
+	}
+	admissionMode.Reset()
+	admissionMode.WithLabelValues(mode).Set(1)
+	logger := ctrl.Log.WithName("admission")
+	logger.Info("admission mode", "asked", cmp.Or(o.Admission, AdmissionWebhook), "mode", mode)
+	if mode != AdmissionPolicy {
+		return nil, nil
+	}
+	user, err := whoAmI(ctx, cfg)
+	if err != nil {
+		logger.Info("the admission policies see the manager's own writes too: its user name is unknown", "error", err.Error())
+	}
+	return &controller.PolicyOptions{Options: policy.Options{Protected: protected, ManagerUser: user}, Owner: o.ValidatingWebhookConfiguration}, nil
 }
 
 // revisionNamespace is where ClusterSidecarProfiles keep their revisions: the manager's namespace (POD_NAMESPACE);

@@ -1,9 +1,11 @@
 package admission
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 )
 
@@ -20,6 +23,7 @@ import (
 // pre-injected by the engine (what the webhook admits); the stored pod templates must be identical.
 func TestPoliciesStoreWhatTheEngineStores(t *testing.T) {
 	cases := append(tableCases(), goldenCases(t)...)
+	t.Cleanup(func() { deletePolicies(t) })
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.check(t, i) })
 	}
@@ -363,3 +367,14 @@ func fullSidecar() specMod {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// deletePolicies deletes every policy and binding the test wrote.
+func deletePolicies(t *testing.T) {
+	ctx := context.Background()
+	mine := client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}
+	for _, obj := range []client.Object{&admissionregistrationv1.MutatingAdmissionPolicy{}, &admissionregistrationv1.MutatingAdmissionPolicyBinding{}} {
+		if err := k8s.DeleteAllOf(ctx, obj, mine); err != nil {
+			t.Errorf("deleting the test's policies: %v", err)
+		}
+	}
+}

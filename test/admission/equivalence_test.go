@@ -51,7 +51,7 @@ func (e equivalence) check(t *testing.T, probe int) {
 	kind := kindOf(t, e.obj)
 	ensureNamespace(t, e.obj.GetNamespace(), e.nsLabels)
 	applyPolicies(t, e.profiles, probe)
-	waitForProbe(t, kind, e.obj, probe)
+	waitForProbe(t, kind, e.obj, probe, probeSidecar)
 
 	want := engineInjected(t, kind, e.obj, e.profiles, e.nsLabels)
 	want.SetNamespace(referenceNamespace)
@@ -189,7 +189,7 @@ func probeProfile(probe int) selection.Profile {
 
 // waitForProbe waits until a server-side dry-run create of the workload, labelled for the probe, gets the probe
 // sidecar: the apiserver then runs the policies just written.
-func waitForProbe(t *testing.T, kind workload.Kind, obj client.Object, probe int) {
+func waitForProbe(t *testing.T, kind workload.Kind, obj client.Object, probe int, sidecar string) {
 	ctx := context.Background()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -205,7 +205,7 @@ func waitForProbe(t *testing.T, kind workload.Kind, obj client.Object, probe int
 		if err := k8s.Create(ctx, o, client.DryRunAll); err != nil {
 			t.Fatalf("dry-run create of the probe: %v", err)
 		}
-		if slices.ContainsFunc(kind.Template(o).Spec.InitContainers, func(c corev1.Container) bool { return c.Name == probeSidecar }) {
+		if slices.ContainsFunc(kind.Template(o).Spec.InitContainers, func(c corev1.Container) bool { return c.Name == sidecar }) {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -36,7 +36,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	if env, err = controlplane.Start(root, controlplane.Options{}); err != nil {
+	if env, err = controlplane.Start(root, controlplane.Options{CRDs: true}); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\nBuild the binaries with `make envtest-binaries` (make test does it for you).\n", err)
 		return 1
 	}

@@ -77,6 +77,9 @@ var allowedRBAC = map[string]allowedRole{
 			why: "Argo Rollouts are a built-in kind that is not built into Kubernetes: patched like Deployments"},
 		{groups: list("apps"), resources: list("controllerrevisions"), verbs: list("get", "list", "watch", "create", "delete"),
 			why: "a profile's revisions, kept for its rollout in waves, in its namespace (Outrigger's for a ClusterSidecarProfile); only those labelled with a profile's UID are cached, and deleted with a UID precondition"},
+		{groups: list("admissionregistration.k8s.io"), resources: list("mutatingadmissionpolicies", "mutatingadmissionpolicybindings"),
+			verbs: list("get", "list", "watch", "create", "patch", "delete"),
+			why:   "--admission=policy compiles the profiles into MutatingAdmissionPolicies and bindings, applied server-side, put back when edited and pruned when no profile needs them; only those labelled managed-by outrigger are cached"},
 		{groups: list("apiextensions.k8s.io"), resources: list("customresourcedefinitions"), verbs: readOnly,
 			why: "a kind whose CRD is not installed yet (Argo Rollouts) is served once its CRD appears, without a restart"},
 		{groups: list("batch"), resources: list("jobs"), verbs: readOnly,
@@ -120,8 +123,9 @@ var allowedRBAC = map[string]allowedRole{
 			verbs: list("list", "watch"), why: "self-managed certificates: the rotator caches the webhook configurations"},
 		{groups: list("admissionregistration.k8s.io"), resources: list("mutatingwebhookconfigurations"), verbs: list("update"),
 			names: list("outrigger-mutating-webhook-configuration"), why: "self-managed certificates: caBundle of Outrigger's own only"},
-		{groups: list("admissionregistration.k8s.io"), resources: list("validatingwebhookconfigurations"), verbs: list("update"),
-			names: list("outrigger-validating-webhook-configuration"), why: "self-managed certificates: caBundle of Outrigger's own only"},
+		{groups: list("admissionregistration.k8s.io"), resources: list("validatingwebhookconfigurations"), verbs: list("get", "update"),
+			names: list("outrigger-validating-webhook-configuration"), why: "self-managed certificates: caBundle of Outrigger's own only; " +
+				"get: in policy mode it owns the admission policies, so uninstalling Outrigger removes them"},
 	}},
 	"sidecarprofile-editor": {kind: "ClusterRole", people: true, grants: []grant{
 		{groups: outrigger, resources: profiles, verbs: allWrites, why: "aggregated into admin and edit"},

@@ -59,6 +59,9 @@ const failureRecheck = 30 * time.Second
 // the workload reconciler did, running the same engine on the same input to know what is left to do.
 type Reconciler struct {
 	client.Client
+	// Placed reports whether an admission policy still places the profile (nil: admission by webhook). A
+	// profile being deleted keeps its finalizer until none does, so no workload gets its sidecars after.
+	Placed func(context.Context, selection.Profile) (bool, error)
 	// NewProfile returns an empty object of the profile kind this reconciler serves.
 	NewProfile func() selection.Profile
 	// Kinds are the workload kinds served now; WatchKind adds one while the manager runs.
@@ -107,6 +110,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.pacer.record(req.NamespacedName, time.Since(start))
 	if deleting && !carriesAny(in.Workloads) {
+		if placed, err := r.placed(ctx, p); err != nil || placed {
+			return ctrl.Result{RequeueAfter: placedRecheck}, err
+		}
 		return retryIfStale(ctx, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer))
 	}
 	old := p.ProfileStatus().Rollout.DeepCopy()
@@ -119,6 +125,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.recordRolloutEvents(p, old, st.Rollout)
 	return ctrl.Result{RequeueAfter: recheck(in, st)}, nil
+}
+
+// placedRecheck is how soon a profile being deleted looks again for the admission policies to drop it: the
+// policy reconciler compiles them again on the same deletion event, in well under a second.
+const placedRecheck = 500 * time.Millisecond
+
+func (r *Reconciler) placed(ctx context.Context, p selection.Profile) (bool, error) {
+	if r.Placed == nil {
+		return false, nil
+	}
+	return r.Placed(ctx, p)
 }
 
 // recheck is how soon to look again although no watch event may come: refused writes leave no trace to watch

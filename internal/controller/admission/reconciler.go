@@ -1,0 +1,273 @@
+// Package admission keeps the MutatingAdmissionPolicies and bindings that internal/admission/policy compiles
+// from the profiles current: one policy per served workload kind, written when a profile changes (its spec, or
+// its rollout, which changes the revision new workloads get), put back when someone edits or deletes one, and
+// pruned when no profile selects the kind any more.
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get;list;watch;create;patch;delete
+
+// FieldOwner is the field manager of Outrigger's writes to its policies.
+const FieldOwner = "outrigger"
+
+// Reconciler writes the policies of every served kind from every profile. It has one key: the profiles are
+// compiled together, since one kind's policy holds all the profiles that can select it.
+type Reconciler struct {
+	client.Client
+	// APIReader reads the owner (the profiles' ValidatingWebhookConfiguration), which the cache does not hold.
+	APIReader client.Reader
+	Catalog   catalog.Catalog
+	Kinds     *workload.Set
+	Options   policy.Options
+	// Owner names the cluster-scoped object that owns what the reconciler writes, so that uninstalling
+	// Outrigger removes its policies with it: the ValidatingWebhookConfiguration for profiles, which every mode
+	// installs. Empty, or not found, means no owner.
+	Owner string
+	owner *metav1.OwnerReference
+
+	kindsChanged chan event.GenericEvent
+}
+
+var key = ctrl.Request{NamespacedName: types.NamespacedName{Name: "admission-policies"}}
+
+// Reconcile compiles the profiles and writes the policies that differ, then deletes Outrigger's policies and
+// bindings that no kind needs any more.
+func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	byImmutability, err := r.profiles(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.findOwner(ctx)
+	keep := map[string]bool{}
+	var errs []error
+	for _, kind := range r.Kinds.List() {
+		c, ok, err := policy.Compile(kind, byImmutability[kind.Immutable], r.Options)
+		if err != nil {
+			// The kind keeps the policy it has; the profile's status names the field (selection.Check).
+			errs = append(errs, fmt.Errorf("compiling the admission policy of %s: %w", kind.Name, err))
+			keep[policy.Name(kind)] = true
+			continue
+		}
+		if !ok {
+			continue
+		}
+		keep[c.Policy.Name] = true
+		for _, obj := range []client.Object{c.Policy, c.Binding} {
+			if err := r.write(ctx, obj); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := r.prune(ctx, keep); err != nil {
+		errs = append(errs, err)
+	}
+	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// profiles are every profile not being deleted, at the revision new workloads get, for kinds with a mutable
+// template (false) and an immutable one (true). A profile whose selectors do not parse is left out: its status
+// says what to fix, and it selects nothing.
+func (r *Reconciler) profiles(ctx context.Context) (map[bool][]policy.Profile, error) {
+	all, err := r.Catalog.AllProfiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[bool][]policy.Profile{}
+	for _, p := range all {
+		if !p.GetDeletionTimestamp().IsZero() {
+			continue
+		}
+		for _, frozen := range []bool{false, true} {
+			compiled, err := policy.FromProfile(p, r.Catalog.AdmissionSpec(ctx, p, frozen))
+			if err != nil {
+				log.FromContext(ctx).V(1).Info("not compiling a profile whose selectors do not parse", "profile", p.GetName(), "error", err.Error())
+				break
+			}
+			out[frozen] = append(out[frozen], compiled)
+		}
+	}
+	return out, nil
+}
+
+// findOwner looks the owner up once; until it exists, policies are written without one.
+func (r *Reconciler) findOwner(ctx context.Context) {
+	if r.owner != nil || r.Owner == "" {
+		return
+	}
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: r.Owner}, vwc); err != nil {
+		log.FromContext(ctx).Info("the admission policies are written without an owner: uninstalling Outrigger leaves them",
+			"validatingWebhookConfiguration", r.Owner, "error", err.Error())
+		return
+	}
+	r.owner = &metav1.OwnerReference{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(),
+		Kind: "ValidatingWebhookConfiguration", Name: vwc.Name, UID: vwc.UID}
+}
+
+// write applies obj (server-side, taking back any field someone else set), unless the live object already is
+// it: a resync writes nothing.
+func (r *Reconciler) write(ctx context.Context, obj client.Object) error {
+	if r.owner != nil {
+		obj.SetOwnerReferences([]metav1.OwnerReference{*r.owner})
+	}
+	live := obj.DeepCopyObject().(client.Object)
+	err := r.Get(ctx, client.ObjectKeyFromObject(obj), live)
+	if err == nil && same(live, obj) {
+		return nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}),
+		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("writing %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	log.FromContext(ctx).Info("wrote an admission policy", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "name", obj.GetName())
+	return nil
+}
+
+// same reports whether the live object has what Outrigger writes: its spec, labels, annotations and owner.
+func same(live, want client.Object) bool {
+	if !equality.Semantic.DeepEqual(live.GetOwnerReferences(), want.GetOwnerReferences()) {
+		return false
+	}
+	for k, v := range want.GetLabels() {
+		if live.GetLabels()[k] != v {
+			return false
+		}
+	}
+	for k, v := range want.GetAnnotations() {
+		if live.GetAnnotations()[k] != v {
+			return false
+		}
+	}
+	switch w := want.(type) {
+	case *admissionregistrationv1.MutatingAdmissionPolicy:
+		return equality.Semantic.DeepEqual(live.(*admissionregistrationv1.MutatingAdmissionPolicy).Spec, w.Spec)
+	case *admissionregistrationv1.MutatingAdmissionPolicyBinding:
+		return equality.Semantic.DeepEqual(live.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec, w.Spec)
+	}
+	return false
+}
+
+// prune deletes Outrigger's policies and bindings that are not kept.
+func (r *Reconciler) prune(ctx context.Context, keep map[string]bool) error {
+	mine := client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}
+	var policies admissionregistrationv1.MutatingAdmissionPolicyList
+	if err := r.List(ctx, &policies, mine); err != nil {
+		return err
+	}
+	var bindings admissionregistrationv1.MutatingAdmissionPolicyBindingList
+	if err := r.List(ctx, &bindings, mine); err != nil {
+		return err
+	}
+	var stale []client.Object
+	for i := range policies.Items {
+		if !keep[policies.Items[i].Name] {
+			stale = append(stale, &policies.Items[i])
+		}
+	}
+	for i := range bindings.Items {
+		if !keep[bindings.Items[i].Name] {
+			stale = append(stale, &bindings.Items[i])
+		}
+	}
+	for _, obj := range stale {
+		if err := r.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		log.FromContext(ctx).Info("deleted an admission policy no profile needs", "name", obj.GetName())
+	}
+	return nil
+}
+
+// Placed reports whether one of Outrigger's policies still places the profile (its ProfilesAnnotation lists
+// it), from the cache.
+func Placed(c client.Reader) func(context.Context, selection.Profile) (bool, error) {
+	return func(ctx context.Context, p selection.Profile) (bool, error) {
+		var policies admissionregistrationv1.MutatingAdmissionPolicyList
+		if err := c.List(ctx, &policies, client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}); err != nil {
+			return false, err
+		}
+		ref := selection.Ref(p)
+		for i := range policies.Items {
+			listed, err := policy.Places(&policies.Items[i])
+			if err != nil {
+				return false, err
+			}
+			for _, l := range listed {
+				if l.ProfileRef == ref && l.Namespace == p.GetNamespace() {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	}
+}
+
+// KindsChanged compiles again: a kind is served now that was not.
+func (r *Reconciler) KindsChanged() {
+	select {
+	case r.kindsChanged <- event.GenericEvent{Object: &admissionregistrationv1.MutatingAdmissionPolicy{}}:
+	default:
+	}
+}
+
+// SetupWithManager watches both profile kinds (spec and status: a rollout moves the revision new workloads get)
+// and Outrigger's own policies and bindings (an edit or a deletion by hand is put back).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.kindsChanged = make(chan event.GenericEvent, 1)
+	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request { return []ctrl.Request{key} })
+	mine := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetLabels()[policy.ManagedByLabel] == policy.ManagedBy
+	}))
+	return ctrl.NewControllerManagedBy(mgr).Named("admissionpolicies").
+		Watches(&v1alpha1.SidecarProfile{}, all).
+		Watches(&v1alpha1.ClusterSidecarProfile{}, all).
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicy{}, all, mine).
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, all, mine).
+		WatchesRawSource(source.Channel(r.kindsChanged, all)).
+		Complete(r)
+}
+
+// CacheByObject has the manager's cache hold only Outrigger's own policies and bindings.
+func CacheByObject() map[client.Object]cache.ByObject {
+	mine := labels.SelectorFromSet(labels.Set{policy.ManagedByLabel: policy.ManagedBy})
+	return map[client.Object]cache.ByObject{
+		&admissionregistrationv1.MutatingAdmissionPolicy{}:        {Label: mine},
+		&admissionregistrationv1.MutatingAdmissionPolicyBinding{}: {Label: mine},
+	}
+}
