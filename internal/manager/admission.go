@@ -2,16 +2,23 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmanager "sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
 )
 
 // Admission modes (--admission).
@@ -88,4 +95,37 @@ func whoAmI(ctx context.Context, cfg *rest.Config) (string, error) {
 		return "", err
 	}
 	return r.Status.UserInfo.Username, nil
+}
+
+// policiesLeftBehind deletes, in webhook mode, the admission policies and bindings a manager in policy mode
+// wrote: left, they would keep injecting revisions nothing updates any more. Once, by the leader, at start.
+func policiesLeftBehind(cfg *rest.Config) ctrlmanager.Runnable {
+	return ctrlmanager.RunnableFunc(func(ctx context.Context) error {
+		if served, err := servesPolicies(cfg); err != nil || !served {
+			return nil // nothing to leave behind where the apiserver serves no policies
+		}
+		c, err := client.New(cfg, client.Options{})
+		if err != nil {
+			return err
+		}
+		mine := client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}
+		var bindings admissionregistrationv1.MutatingAdmissionPolicyBindingList
+		var policies admissionregistrationv1.MutatingAdmissionPolicyList
+		err = errors.Join(c.List(ctx, &bindings, mine), c.List(ctx, &policies, mine))
+		var left []client.Object
+		for i := range bindings.Items {
+			left = append(left, &bindings.Items[i])
+		}
+		for i := range policies.Items {
+			left = append(left, &policies.Items[i])
+		}
+		for _, obj := range left {
+			err = errors.Join(err, client.IgnoreNotFound(c.Delete(ctx, obj)))
+		}
+		if err != nil {
+			ctrl.Log.WithName("admission").Error(err, "deleting the admission policies of policy mode: delete them by hand",
+				"label", policy.ManagedByLabel+"="+policy.ManagedBy)
+		}
+		return nil
+	})
 }

@@ -150,6 +150,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if co.Policies, err = policyOptions(ctx, cfg, o, protected); err != nil {
 		return nil, err
 	}
+	if co.Policies == nil {
+		if err := mgr.Add(policiesLeftBehind(cfg)); err != nil {
+			return nil, err
+		}
+	}
 	served, err := controller.Setup(ctx, mgr, co)
 	if err != nil {
 		return nil, err

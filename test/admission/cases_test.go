@@ -22,6 +22,7 @@ import (
 // TestPoliciesStoreWhatTheEngineStores: every case is created once through the compiled policies and once
 // pre-injected by the engine (what the webhook admits); the stored pod templates must be identical.
 func TestPoliciesStoreWhatTheEngineStores(t *testing.T) {
+	runs.Add(1)
 	cases := append(tableCases(), goldenCases(t)...)
 	t.Cleanup(func() { deletePolicies(t) })
 	for i, tc := range cases {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ import (
 
 // referenceNamespace holds the engine's own injections, created as they are: the policies never act there.
 const referenceNamespace = "reference"
+
+// runs counts the runs of the test in this process (go test -count), so each creates workloads of new names.
+var runs atomic.Int32
 
 // kinds are the kinds with Go types: the apiserver here serves no CRD.
 var served = []workload.Kind{workload.Deployment, workload.StatefulSet, workload.DaemonSet, workload.Job, workload.CronJob}
@@ -55,7 +59,7 @@ func (e equivalence) check(t *testing.T, probe int) {
 
 	want := engineInjected(t, kind, e.obj, e.profiles, e.nsLabels)
 	want.SetNamespace(referenceNamespace)
-	want.SetName(fmt.Sprintf("%s-%d", e.obj.GetName(), probe))
+	want.SetName(fmt.Sprintf("%s-%d-%d", e.obj.GetName(), runs.Load(), probe))
 	if err := k8s.Create(ctx, want); err != nil {
 		t.Fatalf("creating the engine's injection: %v", err)
 	}
@@ -194,7 +198,7 @@ func waitForProbe(t *testing.T, kind workload.Kind, obj client.Object, probe int
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		o := obj.DeepCopyObject().(client.Object)
-		o.SetName(fmt.Sprintf("probe-%d", probe))
+		o.SetName(fmt.Sprintf("probe-%d-%d", runs.Load(), probe))
 		labels := map[string]string{probeLabel: fmt.Sprint(probe)}
 		for k, v := range obj.GetLabels() {
 			if k != v1alpha1.InjectLabel { // an opted-out workload's probe must still reach the policies

@@ -24,7 +24,10 @@ import (
 )
 
 // startPolicyManager runs bin/manager as its own process in policy mode, without webhooks, as its own user.
-func startPolicyManager(t *testing.T) *controlplane.Manager {
+func startPolicyManager(t *testing.T) *controlplane.Manager { return startManager(t, "policy") }
+
+// startManager runs bin/manager as its own process in an admission mode, without webhooks, as its own user.
+func startManager(t *testing.T, mode string) *controlplane.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	binary, kubeconfig := filepath.Join(env.Root, "bin", "admission-manager"), filepath.Join(dir, "kubeconfig")
@@ -36,7 +39,7 @@ func startPolicyManager(t *testing.T) *controlplane.Manager {
 	}
 	logPath := filepath.Join(dir, "manager.log")
 	m, err := controlplane.StartManager(controlplane.ManagerOptions{Binary: binary, Kubeconfig: kubeconfig, LogPath: logPath,
-		Observable: true, Args: []string{"--admission=policy"}})
+		Observable: true, Args: []string{"--admission=" + mode}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +58,13 @@ func startPolicyManager(t *testing.T) *controlplane.Manager {
 func TestPolicyMode_InjectsWithTheManagerKilled(t *testing.T) {
 	ctx := context.Background()
 	m := startPolicyManager(t)
-	ensureNamespace(t, "killed", map[string]string{"logging": "on"})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "killed-", Labels: map[string]string{"logging": "on"}}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
 	profile := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "logs"}}
-	profile.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"logging": "on"}}
+	// Only this run's namespace: workloads of an earlier run (go test -count) stay, as envtest deletes nothing.
+	profile.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns.Name}}
 	profile.Spec.SidecarProfileSpec = spec(sidecars("shipper"), volumes("logs"), mounts("logs", "/var/log/app"))
 	if err := k8s.Create(ctx, profile); err != nil {
 		t.Fatal(err)
@@ -66,10 +73,12 @@ func TestPolicyMode_InjectsWithTheManagerKilled(t *testing.T) {
 	for _, kind := range []workload.Kind{workload.Deployment, workload.Job, workload.CronJob} {
 		waitFor(t, "the policy of "+string(kind.Name)+" to place the profile", func() bool { return placesRevision(ctx, kind, revision) })
 	}
-	waitForProbe(t, workload.Deployment, deployment("killed"), 1000, "shipper")
+	for _, o := range []client.Object{deployment(ns.Name), job(ns.Name), cronJob(ns.Name)} {
+		waitForProbe(t, kindOf(t, o), o, 1000, "shipper") // the apiserver runs each kind's policy now
+	}
 
 	m.Kill()
-	objs := []client.Object{deployment("killed"), job("killed"), cronJob("killed")}
+	objs := []client.Object{deployment(ns.Name), job(ns.Name), cronJob(ns.Name)}
 	for _, o := range objs {
 		if err := k8s.Create(ctx, o); err != nil {
 			t.Fatal(err)
@@ -140,6 +149,34 @@ func TestPolicyMode_InjectsWithTheManagerKilled(t *testing.T) {
 	if len(d.Spec.Template.Spec.InitContainers) != 0 {
 		t.Errorf("the Deployment keeps %v after the profile's deletion", d.Spec.Template.Spec.InitContainers)
 	}
+}
+
+// Switched back to webhook mode, the manager deletes the policies policy mode wrote: they would keep injecting
+// revisions nothing updates any more.
+func TestWebhookMode_DeletesThePoliciesOfPolicyMode(t *testing.T) {
+	ctx := context.Background()
+	profile := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "switch"}}
+	profile.Spec.SidecarProfileSpec = spec(sidecars("s"), matchLabels("app", "switch"))
+	if err := k8s.Create(ctx, profile); err != nil {
+		t.Fatal(err)
+	}
+	m := startPolicyManager(t)
+	waitFor(t, "the policy to place the profile", func() bool {
+		return placesRevision(ctx, workload.Deployment, inject.Revision(&profile.Spec.SidecarProfileSpec))
+	})
+	m.Kill()
+	startManager(t, "webhook")
+	waitFor(t, "the policies and bindings to be deleted", func() bool {
+		var ps admissionregistrationv1.MutatingAdmissionPolicyList
+		var bs admissionregistrationv1.MutatingAdmissionPolicyBindingList
+		return k8s.List(ctx, &ps) == nil && k8s.List(ctx, &bs) == nil && len(ps.Items) == 0 && len(bs.Items) == 0
+	})
+	if err := k8s.Delete(ctx, profile); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the profile to be gone", func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(profile), &v1alpha1.ClusterSidecarProfile{}))
+	})
 }
 
 // noWritesOnResync: a reconcile that finds the policies as compiled writes none of them.
