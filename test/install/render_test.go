@@ -160,12 +160,19 @@ func helmTemplate(t *testing.T, values map[string]any) []*unstructured.Unstructu
 // helmTemplateAs is helmTemplate with another release name.
 func helmTemplateAs(t *testing.T, release string, values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
+	return helmTemplateWith(t, release, values, nil)
+}
+
+// helmTemplateWith is helmTemplateAs for a cluster of the given capabilities (nil: Helm's defaults, as `helm
+// template` without --kube-version or --api-versions).
+func helmTemplateWith(t *testing.T, release string, values map[string]any, caps *common.Capabilities) []*unstructured.Unstructured {
+	t.Helper()
 	chrt, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatalf("loading the chart: %v", err)
 	}
 	vals, err := chartutil.ToRenderValues(chrt, values,
-		common.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}, nil)
+		common.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}, caps)
 	if err != nil {
 		t.Fatalf("chart values: %v", err)
 	}

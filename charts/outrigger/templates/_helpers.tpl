@@ -37,7 +37,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not (has .Values.webhook.failurePolicy (list "Ignore" "Fail")) -}}
 {{- fail (printf "webhook.failurePolicy must be Ignore or Fail, not %q" .Values.webhook.failurePolicy) -}}
 {{- end -}}
+{{- if not (has .Values.admission (list "webhook" "policy" "auto")) -}}
+{{- fail (printf "admission must be webhook, policy or auto, not %q" .Values.admission) -}}
+{{- end -}}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) -}}
 {{- fail "serviceMonitor.enabled needs metrics.enabled" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The admission mode the release runs in: the admission value, with auto decided by what the cluster serves. */}}
+{{- define "outrigger.admission" -}}
+{{- if eq .Values.admission "auto" -}}
+{{- if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy" -}}policy{{- else -}}webhook{{- end -}}
+{{- else -}}
+{{- .Values.admission -}}
 {{- end -}}
 {{- end -}}
