@@ -32,6 +32,7 @@ const (
 	setPreInjected = "preinjected" // created with the sidecar already in, with no webhook configured
 	setFixedPatch  = "fixedpatch"  // created through a webhook answering a precomputed sidecar patch
 	setAdmission   = "admission"   // created with a profile selecting them: admission with injection
+	setPolicy      = "policy"      // created through the MutatingAdmissionPolicy compiled from that profile
 	setBare        = "bare"        // injected and cleaned up by the bare client
 	setOutrigger   = "outrigger"   // injected and cleaned up by Outrigger
 )

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/requestmetrics"
@@ -97,9 +99,12 @@ func writesByResource(before, after controlplane.Metrics) string {
 	return strings.Join(parts, ", ")
 }
 
-// measureAdmission times creating Deployments without any webhook configured, with a webhook that does nothing
-// (what calling any webhook costs the apiserver), and with Outrigger's (a profile selects them, so each is
-// injected), taking turns in two rounds so that none gets the warmer apiserver.
+// measureAdmission times creating Deployments without any webhook configured, with the sidecar already in (what
+// the bigger object costs), with a webhook that does nothing (what calling any webhook costs the apiserver),
+// with one answering a precomputed patch, through the MutatingAdmissionPolicy Outrigger compiles, and through
+// Outrigger's webhook (a profile selects them, so each is injected), taking turns in two rounds so that none gets
+// the warmer apiserver. The manager runs only for its webhook's round, so its controllers process none of the
+// other sets while they are timed; the policy's round needs no manager at all.
 func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 	var r admissionResult
 	s.must(s.c.Create(ctx, admissionProfile()))
@@ -111,14 +116,21 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 	noop, err := startNoopWebhook(s.env.WebhookInstallOptions.LocalServingCertDir, s.env.WebhookInstallOptions.LocalServingHost, fixed)
 	s.must(err)
 	defer noop.stop()
+	compiled := admissionPolicy(s.b)
 	half := s.n / 2
 	for round := range 2 {
+		s.stopManager()
 		s.setWebhook(ctx, nil)
 		s.waitWebhook(ctx, false)
 		s.logf("admission: creating %d Deployments without a webhook", half)
 		r.Without += s.timeCreate(ctx, setControl, round*half, half)
 		s.logf("admission: creating %d Deployments that carry the sidecar already, without a webhook", half)
 		r.PreInjected += s.timeCreatePreInjected(ctx, round*half, half)
+
+		s.setPolicy(ctx, compiled)
+		s.logf("admission: creating %d Deployments through Outrigger's MutatingAdmissionPolicy, the manager stopped", half)
+		r.Policy += s.timeCreate(ctx, setPolicy, round*half, half)
+		s.setPolicy(ctx, policy.Compiled{})
 
 		s.setWebhook(ctx, noop.configuration(outriggers, noop.url))
 		s.waitWebhook(ctx, false)
@@ -130,6 +142,8 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		s.logf("admission: creating %d Deployments with a webhook answering a precomputed sidecar patch", half)
 		r.FixedPatch += s.timeCreate(ctx, setFixedPatch, round*half, half)
 
+		s.startManager(ctx)
+		s.idle(ctx, 0) // it lists and reconciles what exists before the round is timed
 		s.setWebhook(ctx, outriggers)
 		s.waitWebhook(ctx, true)
 		s.logf("admission: creating %d Deployments with Outrigger's webhook", half)
@@ -144,9 +158,50 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		s.logf("admission: the manager answered %.0f admission requests for them", after.Sum("controller_runtime_webhook_requests_total", calls)-before.Sum("controller_runtime_webhook_requests_total", calls))
 	}
 	r.Created = 2 * half
-	r.InjectedAtCreation = s.countInjectedAtCreation(ctx)
+	r.InjectedAtCreation = s.countInjectedAtCreation(ctx, setAdmission)
+	r.PolicyInjectedAtCreation = s.countInjectedAtCreation(ctx, setPolicy)
 	s.cleanUpAdmission(ctx)
 	return r
+}
+
+// admissionPolicy is the MutatingAdmissionPolicy of Deployments that Outrigger's manager compiles for the
+// admission profile, narrowed to the policy set (the others are measured without it).
+func admissionPolicy(b *testing.B) policy.Compiled {
+	p := admissionProfile()
+	p.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{setLabel: setPolicy}}
+	in, err := policy.FromProfile(p, &p.Spec.SidecarProfileSpec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, ok, err := policy.Compile(workload.Deployment, []policy.Profile{in}, policy.Options{})
+	if err != nil || !ok {
+		b.Fatalf("compiling the admission policy: ok %v, %v", ok, err)
+	}
+	return c
+}
+
+// setPolicy writes the compiled policy and binding and waits until the apiserver runs them; the zero Compiled
+// deletes them and waits until it no longer does.
+func (s *scale) setPolicy(ctx context.Context, c policy.Compiled) {
+	active := c.Policy != nil
+	if active {
+		s.must(s.c.Create(ctx, c.Policy.DeepCopy()))
+		s.must(s.c.Create(ctx, c.Binding.DeepCopy()))
+	} else {
+		name := policy.Name(workload.Deployment)
+		s.must(s.c.Delete(ctx, &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}))
+		s.must(s.c.Delete(ctx, &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}}))
+	}
+	for i := range 300 {
+		d := deployment(setPolicy, 90000+i, 1)
+		d.Name = fmt.Sprintf("policy-probe-%v-%d", active, i)
+		s.must(s.c.Create(ctx, d, client.DryRunAll))
+		if (len(d.Spec.Template.Spec.InitContainers) > 0) == active {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.b.Fatalf("the policy change did not take effect (want active=%v)", active)
 }
 
 // setWebhook replaces the mutating webhook configuration (nil: none).
@@ -222,14 +277,14 @@ var admissionRef = inject.ProfileRef{Kind: inject.KindClusterSidecarProfile, Nam
 func admissionProfile() *v1alpha1.ClusterSidecarProfile {
 	p := clusterProfile(workload.Deployment, admissionRef.Name, setAdmission)
 	p.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: setLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{setAdmission, setPreInjected, setFixedPatch}}}}
+		{Key: setLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{setAdmission, setPreInjected, setFixedPatch, setPolicy}}}}
 	return p
 }
 
-// countInjectedAtCreation counts the admission set's Deployments that have the sidecar at generation 1.
-func (s *scale) countInjectedAtCreation(ctx context.Context) int {
+// countInjectedAtCreation counts a set's Deployments that have the sidecar at generation 1.
+func (s *scale) countInjectedAtCreation(ctx context.Context, set string) int {
 	var l appsv1.DeploymentList
-	s.must(s.c.List(ctx, &l, client.MatchingLabels{setLabel: setAdmission}))
+	s.must(s.c.List(ctx, &l, client.MatchingLabels{setLabel: set}))
 	n := 0
 	for _, d := range l.Items {
 		if d.Generation == 1 && len(d.Spec.Template.Spec.InitContainers) == 1 {
@@ -242,7 +297,7 @@ func (s *scale) countInjectedAtCreation(ctx context.Context) int {
 // cleanUpAdmission deletes what the admission measurement made, so that it weighs on nothing after.
 func (s *scale) cleanUpAdmission(ctx context.Context) {
 	for i := range namespaces {
-		for _, set := range []string{setControl, setPreInjected, setNoop, setFixedPatch, setAdmission} {
+		for _, set := range []string{setControl, setPreInjected, setNoop, setFixedPatch, setAdmission, setPolicy} {
 			s.must(s.c.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(namespaceName(i)), client.MatchingLabels{setLabel: set}))
 		}
 	}
