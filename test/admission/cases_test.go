@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -143,12 +144,42 @@ func tableCases() []equivalence {
 		{name: "Job without template labels", obj: job(ns), profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
 		{name: "CronJob", obj: cronJob(ns), profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
 		{name: "DaemonSet", obj: daemonSet(ns), profiles: []selection.Profile{cluster("logs", sidecars("ship"), after())}},
+		{name: "Argo Rollout", obj: rollout(ns), profiles: []selection.Profile{
+			local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"), kinds(v1alpha1.KindRollout)),
+			cluster("proxy", sidecars("proxy"), after(), kinds(v1alpha1.KindRollout))}},
+		{name: "a configured kind, its template at spec.runner.podTemplate", obj: widget(ns), profiles: []selection.Profile{
+			local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"), kinds("Widget"))}},
 		{name: "StatefulSet: a volume named as a claim template is a conflict", obj: statefulSet(ns, "data"),
 			profiles: []selection.Profile{local(ns, "clash", sidecars("s"), volumes("data")), local(ns, "fine", sidecars("f"), volumes("other"))}},
 	}
 }
 
 // Workloads.
+
+// rollout is an Argo Rollout, read as unstructured as Outrigger reads it.
+func rollout(ns string) client.Object {
+	labels := map[string]any{"app": "w"}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+		"metadata": map[string]any{"namespace": ns, "name": "w", "labels": labels},
+		"spec": map[string]any{"selector": map[string]any{"matchLabels": labels},
+			"strategy": map[string]any{"canary": map[string]any{"steps": []any{map[string]any{"pause": map[string]any{}}}}},
+			"template": map[string]any{"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "app:1"}}}}},
+	}}
+}
+
+// widget is the configured test kind (test/testdata/kinds), with a field of its own beside the template.
+func widget(ns string) client.Object {
+	labels := map[string]any{"app": "w"}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "test.outrigger.dev/v1", "kind": "Widget",
+		"metadata": map[string]any{"namespace": ns, "name": "w", "labels": labels},
+		"spec": map[string]any{"size": int64(3), "runner": map[string]any{"selector": map[string]any{"matchLabels": labels},
+			"podTemplate": map[string]any{"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "app:1"}}}}}},
+	}}
+}
 
 type podMod func(*corev1.PodTemplateSpec, *metav1.ObjectMeta)
 

@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	jsonpatchv4 "gopkg.in/evanphx/json-patch.v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,6 +85,14 @@ func kindOf(t *testing.T, obj client.Object) workload.Kind {
 }
 
 func kindOfObject(obj client.Object) workload.Kind {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		for _, k := range served {
+			if k.GVK == u.GroupVersionKind() {
+				return k
+			}
+		}
+		return workload.Kind{}
+	}
 	for _, k := range served {
 		if fmt.Sprintf("%T", k.NewObject()) == fmt.Sprintf("%T", obj) {
 			return k
@@ -95,6 +105,18 @@ func templateJSON(t *testing.T, kind workload.Kind, obj client.Object) []byte {
 	var stored = kind.NewObject()
 	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), stored); err != nil {
 		t.Fatal(err)
+	}
+	if u, ok := stored.(*unstructured.Unstructured); ok {
+		// The template as stored, with any field k8s.io/api does not know.
+		tmpl, _, err := unstructured.NestedFieldNoCopy(u.Object, strings.Split(strings.TrimPrefix(kind.TemplatePath, "/"), "/")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := json.Marshal(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
 	}
 	tmpl := kind.Template(stored).DeepCopy()
 	for k := range tmpl.Labels {
@@ -129,8 +151,37 @@ func engineInjected(t *testing.T, kind workload.Kind, obj client.Object, profile
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := obj.(*unstructured.Unstructured); ok {
+		return patched(t, obj, m) // as the webhook answers a kind read as unstructured: its JSON patch
+	}
 	out := obj.DeepCopyObject().(client.Object)
 	*kind.Template(out) = *m.Result.Template
+	return out
+}
+
+// patched applies the webhook's JSON patch to the raw object.
+func patched(t *testing.T, obj client.Object, m mutation.Mutation) client.Object {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Patch != nil {
+		ops, err := json.Marshal(m.Patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := jsonpatchv4.DecodePatch(ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, err = p.Apply(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := &unstructured.Unstructured{}
+	if err := out.UnmarshalJSON(raw); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
@@ -184,10 +235,11 @@ const probeLabel, probeSidecar = "outrigger-probe", "outrigger-probe"
 func probeProfile(probe int) selection.Profile {
 	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "zz-probe"},
 		Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: v1alpha1.SidecarProfileSpec{
-			Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{probeLabel: fmt.Sprint(probe)}},
-			WorkloadKinds: []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindStatefulSet, v1alpha1.KindDaemonSet, v1alpha1.KindJob, v1alpha1.KindCronJob},
-			Order:         1 << 30,
-			Sidecars:      []v1alpha1.Sidecar{{Container: corev1.Container{Name: probeSidecar, Image: "probe"}}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{probeLabel: fmt.Sprint(probe)}},
+			WorkloadKinds: []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindStatefulSet, v1alpha1.KindDaemonSet, v1alpha1.KindJob, v1alpha1.KindCronJob,
+				v1alpha1.KindRollout, "Widget"},
+			Order:    1 << 30,
+			Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: probeSidecar, Image: "probe"}}},
 		}}}
 }
 
@@ -209,7 +261,11 @@ func waitForProbe(t *testing.T, kind workload.Kind, obj client.Object, probe int
 		if err := k8s.Create(ctx, o, client.DryRunAll); err != nil {
 			t.Fatalf("dry-run create of the probe: %v", err)
 		}
-		if slices.ContainsFunc(kind.Template(o).Spec.InitContainers, func(c corev1.Container) bool { return c.Name == sidecar }) {
+		tmpl, err := kind.PodTemplate(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(tmpl.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == sidecar }) {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,9 +16,12 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/internal/kindconfig"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 var (
@@ -45,6 +49,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
+	if err := installKindsOutsideTheScheme(root); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
 	if err := ensure(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: referenceNamespace}}); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -53,3 +61,25 @@ func run(m *testing.M) int {
 }
 
 func ensure(obj client.Object) error { return k8s.Create(context.Background(), obj) }
+
+// installKindsOutsideTheScheme installs the CRDs of Argo Rollouts and of the configured test kind Widget (its
+// template at spec.runner.podTemplate), and adds both kinds to those the policies are compiled for.
+func installKindsOutsideTheScheme(root string) error {
+	rollouts, err := controlplane.ArgoRolloutCRD(root)
+	if err != nil {
+		return err
+	}
+	kinds, errs := kindconfig.Load(filepath.Join(root, "test", "testdata", "kinds", "workload-kinds.yaml"), workload.All)
+	if len(errs) > 0 {
+		return fmt.Errorf("the configured kinds: %v", errs)
+	}
+	for _, k := range kinds {
+		if k.Name == "Widget" {
+			served = append(served, k.Kind)
+		}
+	}
+	served = append(served, workload.ArgoRollout)
+	_, err = envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{ErrorIfPathMissing: true,
+		Paths: []string{rollouts, filepath.Join(root, "test", "testdata", "kinds", "widgets-crd.yaml")}})
+	return err
+}
