@@ -106,7 +106,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// the cache would hold it (docs/benchmarks.md, memory).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
 	maps.Copy(cacheOpts.ByObject, history.CacheByObject())
-	maps.Copy(cacheOpts.ByObject, admissioncontroller.CacheByObject())
+	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is.
+	protected := selection.ProtectedNamespaces(o.Webhook.Certs.Namespace)
+	policies, err := policyOptions(ctx, cfg, o, protected)
+	if err != nil {
+		return nil, err
+	}
+	if policies != nil { // only an apiserver that serves them has the kinds to cache
+		maps.Copy(cacheOpts.ByObject, admissioncontroller.CacheByObject())
+	}
 	webhookTLSOpts := tlsOpts
 	var keeper *certs.Keeper
 	if o.Webhook.Enabled && o.Webhook.SelfManaged {
@@ -139,17 +147,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, err
 	}
-	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is.
-	protected := selection.ProtectedNamespaces(o.Webhook.Certs.Namespace)
 	// Asked once, at start: a cluster upgrade drains the nodes, which restarts the manager.
 	co := controller.Options{
 		NativeSidecarsUnsupported: controller.NativeSidecarSupport(cfg), WorkloadWorkers: o.WorkloadWorkers,
 		NormalEvents: o.NormalEvents, Protected: protected, Configured: o.WorkloadKinds,
 		RevisionNamespace: revisionNamespace(o.Webhook.Certs.Namespace),
 	}
-	if co.Policies, err = policyOptions(ctx, cfg, o, protected); err != nil {
-		return nil, err
-	}
+	co.Policies = policies
 	if co.Policies == nil {
 		if err := mgr.Add(policiesLeftBehind(cfg)); err != nil {
 			return nil, err
