@@ -128,17 +128,19 @@ func Remove(tmpl *corev1.PodTemplateSpec) (*corev1.PodTemplateSpec, error) {
 // admission policies place them in this order too.
 func InPlacementOrder(profiles []Profile) []Profile {
 	sorted := append([]Profile(nil), profiles...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		a, b := sorted[i], sorted[j]
-		if a.Spec.Order != b.Spec.Order {
-			return a.Spec.Order < b.Spec.Order
-		}
-		if a.Ref.Name != b.Ref.Name {
-			return a.Ref.Name < b.Ref.Name
-		}
-		return a.Ref.Kind < b.Ref.Kind
-	})
+	sort.SliceStable(sorted, func(i, j int) bool { return PlacedBefore(sorted[i], sorted[j]) })
 	return sorted
+}
+
+// PlacedBefore reports whether a's sidecars are placed before b's: ascending order, then name, then kind.
+func PlacedBefore(a, b Profile) bool {
+	if a.Spec.Order != b.Spec.Order {
+		return a.Spec.Order < b.Spec.Order
+	}
+	if a.Ref.Name != b.Ref.Name {
+		return a.Ref.Name < b.Ref.Name
+	}
+	return a.Ref.Kind < b.Ref.Kind
 }
 
 // items are the containers, volumes and mounts one profile has in a template, with where they go.

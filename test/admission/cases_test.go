@@ -122,6 +122,8 @@ func tableCases() []equivalence {
 			profiles: []selection.Profile{local(ns, "owner", sidecars("own"), volumes("shared")), local(ns, "borrower", sidecars("borrow"), sidecarMount("shared", "/s"), order(1))}},
 		{name: "a sidecar mounting another profile's volume, which conflicts", obj: deployment(ns, withInit("own")),
 			profiles: []selection.Profile{local(ns, "owner", sidecars("own"), volumes("shared")), local(ns, "borrower", sidecars("borrow"), sidecarMount("shared", "/s"), order(1))}},
+		{name: "SidecarProfiles of one name in two namespaces", obj: deployment(ns),
+			profiles: []selection.Profile{local(ns, "logs", sidecars("mine")), local("elsewhere", "logs", sidecars("theirs"))}},
 		{name: "selectors: matchExpressions", obj: deployment(ns, withLabels(map[string]string{"app": "web", "tier": "front"})),
 			profiles: []selection.Profile{
 				local(ns, "in", sidecars("in"), selector(expr("app", metav1.LabelSelectorOpIn, "web", "api"), expr("tier", metav1.LabelSelectorOpExists))),

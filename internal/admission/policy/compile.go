@@ -17,6 +17,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -82,6 +83,9 @@ func Compile(kind workload.Kind, profiles []Profile, o Options) (Compiled, bool,
 		return Compiled{}, false, nil
 	}
 	c := compiler{kind: kind, profiles: placed, tmpl: "variables.tmpl", spec: kind.TemplatePath + "/spec"}
+	for _, p := range placed {
+		c.renders = append(c.renders, inject.Render(p.Rendered))
+	}
 	vars, err := c.variables()
 	if err != nil {
 		return Compiled{}, false, err
@@ -126,15 +130,10 @@ func forKind(kind workload.Kind, profiles []Profile) []Profile {
 			out = append(out, p)
 		}
 	}
-	byRef := map[inject.ProfileRef]Profile{}
-	engine := make([]inject.Profile, len(out))
-	for i, p := range out {
-		byRef[p.Ref] = p
-		engine[i] = inject.Profile{Ref: p.Ref, Spec: p.Spec}
-	}
-	for i, p := range inject.InPlacementOrder(engine) {
-		out[i] = byRef[p.Ref]
-	}
+	// Stable: SidecarProfiles of one name in several namespaces tie, and never meet on a workload.
+	sort.SliceStable(out, func(i, j int) bool {
+		return inject.PlacedBefore(inject.Profile{Ref: out[i].Ref, Spec: out[i].Spec}, inject.Profile{Ref: out[j].Ref, Spec: out[j].Spec})
+	})
 	return out
 }
 
@@ -207,8 +206,9 @@ func (c compiler) matchConditions(o Options) []admissionregistrationv1.MatchCond
 type compiler struct {
 	kind     workload.Kind
 	profiles []Profile
-	tmpl     string // the CEL of the pod template
-	spec     string // the JSON pointer of the pod spec
+	renders  []inject.Rendering // each profile's, in the same order
+	tmpl     string             // the CEL of the pod template
+	spec     string             // the JSON pointer of the pod spec
 }
 
 func (c compiler) placed(i int) string { return fmt.Sprintf("variables.p%d", i) }

@@ -28,7 +28,7 @@ func (c compiler) placement() ([]admissionregistrationv1.Variable, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Ref, err)
 		}
-		r := inject.Render(p.Rendered)
+		r := c.renders[i]
 		terms := append([]string{sel}, c.fitsWorkload(r)...)
 		vars = append(vars, admissionregistrationv1.Variable{Name: fmt.Sprintf("s%d", i), Expression: strings.Join(terms, " && ")})
 		if borrowed[i] = borrowedVolumes(r); len(borrowed[i]) > 0 {
@@ -49,7 +49,9 @@ func (c compiler) placement() ([]admissionregistrationv1.Variable, error) {
 				terms = append(terms, "!variables."+held(round, i))
 			}
 			for j := range i {
-				terms = append(terms, c.fitsAfter(inject.Render(c.profiles[i].Rendered), inject.Render(c.profiles[j].Rendered), "variables."+placed(round, j))...)
+				if c.together(i, j) {
+					terms = append(terms, c.fitsAfter(c.renders[i], c.renders[j], "variables."+placed(round, j))...)
+				}
 			}
 			vars = append(vars, admissionregistrationv1.Variable{Name: placed(round, i), Expression: strings.Join(terms, " && ")})
 		}
@@ -68,6 +70,14 @@ func (c compiler) placement() ([]admissionregistrationv1.Variable, error) {
 		}
 	}
 	return vars, nil
+}
+
+// together reports whether profiles i and j can select one workload: two SidecarProfiles of different
+// namespaces never do, so neither's names can take the other's. Leaving such pairs out keeps a fleet's policy
+// linear in its profiles, not quadratic.
+func (c compiler) together(i, j int) bool {
+	a, b := c.profiles[i].Namespace, c.profiles[j].Namespace
+	return a == "" || b == "" || a == b
 }
 
 // borrowedVolumes are the volumes the profile's sidecars mount that its spec.volumes do not declare: the
@@ -93,8 +103,8 @@ func (c compiler) missing(i int, borrowed []string, placed func(int) string) str
 	var terms []string
 	for _, v := range borrowed {
 		term := fmt.Sprintf("!(%s in variables.podVolumes)", quote(v))
-		for j, q := range c.profiles {
-			if j != i && slices.Contains(volumeNames(inject.Render(q.Rendered).Volumes), v) {
+		for j := range c.profiles {
+			if j != i && c.together(i, j) && slices.Contains(volumeNames(c.renders[j].Volumes), v) {
 				term += " && !" + placed(j)
 			}
 		}
