@@ -71,7 +71,7 @@ awk -v root="$E2E/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sor
 done
 
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
-rm -f "$RUN/outrigger.mode" "$RUN/outrigger.sha256" "$RUN/outrigger.digest"
+rm -f "$RUN/outrigger.mode" "$RUN/outrigger.admission" "$RUN/outrigger.sha256" "$RUN/outrigger.digest"
 left=$(ls "$RUN"/*.pid 2>/dev/null)
 [ -z "$left" ] || log "pid files left: $left"
 log "stopped"

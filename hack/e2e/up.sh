@@ -14,11 +14,18 @@
 #   the Dockerfile does, imported with ctr; the apiserver calls the webhook Service's endpoint.
 # E2E_OUTRIGGER=process: bin/manager runs on the host as the ServiceAccount of config/default, the webhook
 #   configurations call it at https://localhost:9443.
+# E2E_ADMISSION=webhook (default): the mutating webhook injects new workloads.
+# E2E_ADMISSION=policy: config/default with the component config/components/admission-policy, as users install
+#   policy mode: the manager runs with --admission=policy and compiles the profiles into MutatingAdmissionPolicies
+#   that the apiserver runs itself; no MutatingWebhookConfiguration (the profiles' validating webhook stays).
+# Changing either on a cluster that is up reinstalls Outrigger in the new mode (the cluster is kept).
 # hack/e2e/README.md says more.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MODE=${E2E_OUTRIGGER:-pod}
 [ "$MODE" = process ] || [ "$MODE" = pod ] || die "E2E_OUTRIGGER=$MODE: must be process or pod"
+ADMISSION=${E2E_ADMISSION:-webhook}
+[ "$ADMISSION" = webhook ] || [ "$ADMISSION" = policy ] || die "E2E_ADMISSION=$ADMISSION: must be webhook or policy"
 [ "$(id -u)" = 0 ] || die "the local cluster needs root (containerd, kubelet, mounts, the pod bridge): run as root"
 T0=$(date +%s)
 
@@ -198,20 +205,63 @@ else
 fi
 
 # --- Outrigger --------------------------------------------------------------------------------------------------
-# The recorded mode: switching between process and pod is a restart of Outrigger.
+# The recorded modes: switching between process and pod, or between webhook and policy admission, reinstalls
+# Outrigger. A cluster recorded before E2E_ADMISSION existed ran the webhook.
 prev_mode=$(cat "$RUN/outrigger.mode" 2>/dev/null || true)
-manifests() {
-  "$BIN/kubectl" kustomize "$ROOT/config/default" | (cd "$ROOT" && go run ./hack/e2e/manifests --mode="$MODE" \
-    --webhook-port="$MANAGER_WEBHOOK_PORT" --apiserver="$POD_GATEWAY:6443")
+prev_admission=$(cat "$RUN/outrigger.admission" 2>/dev/null || true)
+[ -z "$prev_mode" ] || [ -n "$prev_admission" ] || prev_admission=webhook
+MWC=mutatingwebhookconfiguration/outrigger-mutating-webhook-configuration
+VWC=validatingwebhookconfiguration/outrigger-validating-webhook-configuration
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/outrigger-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# render writes what is applied to $WORK/outrigger.yaml: config/default, in policy mode through an overlay with the
+# admission-policy component (a kustomization of its own that refers to config/ by relative paths, as a user's
+# overlay would), adapted to this cluster by hack/e2e/manifests.
+render() {
+  local src=$ROOT/config/default
+  if [ "$ADMISSION" = policy ]; then
+    src=$WORK/overlay
+    mkdir -p "$src"
+    cat >"$src/kustomization.yaml" <<YAML
+resources:
+- $(realpath --relative-to="$src" "$ROOT/config/default")
+components:
+- $(realpath --relative-to="$src" "$ROOT/config/components/admission-policy")
+YAML
+  fi
+  "$BIN/kubectl" kustomize "$src" >"$WORK/kustomized.yaml"
+  (cd "$ROOT" && go run ./hack/e2e/manifests --mode="$MODE" --webhook-port="$MANAGER_WEBHOOK_PORT" \
+    --apiserver="$POD_GATEWAY:6443") <"$WORK/kustomized.yaml" >"$WORK/outrigger.yaml"
+  if [ "$ADMISSION" = policy ]; then
+    # What the component is for: checked here, so that a component that stopped doing it fails loudly rather
+    # than leaving the tests to run the webhook.
+    ! grep -q '^kind: MutatingWebhookConfiguration$' "$WORK/outrigger.yaml" ||
+      die "config/components/admission-policy left the MutatingWebhookConfiguration in"
+    [ "$MODE" = process ] || grep -q -- '- --admission=policy$' "$WORK/outrigger.yaml" ||
+      die "config/components/admission-policy did not give the manager --admission=policy"
+  fi
 }
-if [ -n "$prev_mode" ] && [ "$prev_mode" != "$MODE" ]; then
-  log "switching Outrigger from $prev_mode to $MODE"
+render
+
+if [ -n "$prev_mode" ] && { [ "$prev_mode" != "$MODE" ] || [ "$prev_admission" != "$ADMISSION" ]; }; then
+  log "reinstalling Outrigger: $prev_mode, $prev_admission admission -> $MODE, $ADMISSION admission"
   stop outrigger
   stop socat
-  kc -n outrigger-system delete deployment outrigger-controller-manager --ignore-not-found --wait=true >/dev/null
+  # Foreground: the manager's pod is gone too, so that the old manager writes nothing (a policy, a caBundle)
+  # once the new one runs.
+  kc -n outrigger-system delete deployment outrigger-controller-manager --ignore-not-found --cascade=foreground \
+    --wait=true --timeout=60s >/dev/null
+  kc -n outrigger-system wait --for=delete pod -l control-plane=controller-manager --timeout=60s >/dev/null 2>&1 || true
   rm -f "$RUN/outrigger.sha256" "$RUN/outrigger.digest"
+  if [ "$ADMISSION" = webhook ]; then
+    # A manager in webhook mode deletes them too, but only once it runs: until then they would inject.
+    kc delete mutatingadmissionpolicybindings,mutatingadmissionpolicies -l app.kubernetes.io/managed-by=outrigger \
+      --ignore-not-found >/dev/null
+  fi
 fi
 echo "$MODE" >"$RUN/outrigger.mode"
+echo "$ADMISSION" >"$RUN/outrigger.admission"
 
 if [ "$MODE" = pod ]; then
   # The image first, so that the Deployment's pod finds it (imagePullPolicy Never: nothing is ever pulled).
@@ -231,8 +281,10 @@ if [ "$MODE" = pod ]; then
   fi
 fi
 
-log "applying config/default ($MODE)"
-manifests | kc apply --server-side --force-conflicts --field-manager=hack-e2e -f - >/dev/null
+log "applying config/default ($MODE, $ADMISSION admission)"
+kc apply --server-side --force-conflicts --field-manager=hack-e2e -f "$WORK/outrigger.yaml" >/dev/null
+# Applying does not delete: the webhook configuration that webhook mode applied goes here.
+[ "$ADMISSION" = webhook ] || kc delete "$MWC" --ignore-not-found >/dev/null
 kc wait --for=condition=Established --timeout=60s crd/sidecarprofiles.sidecars.outrigger.dev \
   crd/clustersidecarprofiles.sidecars.outrigger.dev >/dev/null
 
@@ -267,7 +319,7 @@ KC
     POD_NAMESPACE=outrigger-system KUBECONFIG="$E2E/outrigger/kubeconfig" start outrigger "$ROOT/bin/manager" \
       --webhook-cert-mode=self-managed --webhook-cert-extra-dns=localhost --webhook-host=127.0.0.1 \
       --webhook-port="$MANAGER_WEBHOOK_PORT" --webhook-cert-dir="$E2E/outrigger/certs" \
-      --health-probe-bind-address="$MANAGER_HEALTH" --metrics-bind-address=0
+      --health-probe-bind-address="$MANAGER_HEALTH" --metrics-bind-address=0 --admission="$ADMISSION"
     echo "$sum" >"$RUN/outrigger.sha256"
   fi
   wait_for 60 "Outrigger readyz (see $LOGS/outrigger.log)" curl -sf --max-time 2 "http://$MANAGER_HEALTH/readyz"
@@ -281,9 +333,9 @@ else
   kc -n outrigger-system rollout status deployment outrigger-controller-manager --timeout=120s >/dev/null ||
     die "Outrigger's Deployment did not become available: kubectl -n outrigger-system describe pods"
 fi
-# Self-managed certificates: the manager sets the caBundle of both webhook configurations.
-for w in mutatingwebhookconfiguration/outrigger-mutating-webhook-configuration \
-  validatingwebhookconfiguration/outrigger-validating-webhook-configuration; do
+# Self-managed certificates: the manager sets the caBundle of both webhook configurations (policy mode has only
+# the validating one).
+for w in $([ "$ADMISSION" = webhook ] && echo "$MWC") "$VWC"; do
   wait_for 60 "caBundle of $w" sh -c "[ -n \"\$($BIN/kubectl --kubeconfig $KUBECONFIG_ADMIN get $w -o jsonpath='{.webhooks[0].clientConfig.caBundle}')\" ]"
 done
-log "up in $(($(date +%s) - T0))s: export KUBECONFIG=$KUBECONFIG_ADMIN (logs in $LOGS)"
+log "up in $(($(date +%s) - T0))s ($MODE, $ADMISSION admission): export KUBECONFIG=$KUBECONFIG_ADMIN (logs in $LOGS)"
