@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -35,6 +37,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
 // The images of the local cluster (hack/e2e/images.sh): Debian's static busybox, imported under two tags so that
@@ -49,6 +53,28 @@ type cluster struct {
 	client.WithWatch
 	cs   *kubernetes.Clientset
 	path string
+	// admission is how Outrigger gives new workloads their sidecars there: admissionWebhook or admissionPolicy.
+	admission string
+}
+
+// The admission modes of E2E_ADMISSION, which hack/e2e/up.sh installs (make test-e2e-policy sets policy).
+const (
+	// admissionWebhook: the mutating webhook injects (the default).
+	admissionWebhook = "webhook"
+	// admissionPolicy: config/components/admission-policy, the manager with --admission=policy. It compiles the
+	// profiles into MutatingAdmissionPolicies that the apiserver runs itself; there is no mutating webhook.
+	admissionPolicy = "policy"
+)
+
+func admissionMode() (string, error) {
+	switch m := os.Getenv("E2E_ADMISSION"); m {
+	case "", admissionWebhook:
+		return admissionWebhook, nil
+	case admissionPolicy:
+		return m, nil
+	default:
+		return "", fmt.Errorf("E2E_ADMISSION=%q: must be %s or %s", m, admissionWebhook, admissionPolicy)
+	}
 }
 
 var (
@@ -118,15 +144,59 @@ func dial(path string) (*cluster, error) {
 	if err := c.List(ctx, &profiles, client.Limit(1)); err != nil {
 		return nil, fmt.Errorf("Outrigger's CRDs are not installed: %w", err)
 	}
-	// Outrigger's self-managed certificate is in place once it has set the webhooks' caBundle.
-	wh := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	if err := c.Get(ctx, types.NamespacedName{Name: "outrigger-mutating-webhook-configuration"}, wh); err != nil {
-		return nil, fmt.Errorf("Outrigger's webhook configuration: %w", err)
+	mode, err := admissionMode()
+	if err != nil {
+		return nil, err
 	}
-	if len(wh.Webhooks) == 0 || len(wh.Webhooks[0].ClientConfig.CABundle) == 0 {
-		return nil, errors.New("Outrigger has not set the caBundle of its webhook configuration: is it running?")
+	if err := checkAdmission(ctx, c, mode); err != nil {
+		return nil, err
 	}
-	return &cluster{WithWatch: c, cs: cs, path: path}, nil
+	return &cluster{WithWatch: c, cs: cs, path: path, admission: mode}, nil
+}
+
+// checkAdmission checks that Outrigger runs in the admission mode the tests were told, with its self-managed
+// certificate in place (once it has set the caBundle of its webhook configurations: in policy mode only the
+// profiles' validating one is installed).
+func checkAdmission(ctx context.Context, c client.Client, mode string) error {
+	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	err := c.Get(ctx, types.NamespacedName{Name: "outrigger-mutating-webhook-configuration"}, mutating)
+	if mode == admissionPolicy {
+		if err == nil {
+			return errors.New("E2E_ADMISSION=policy, but Outrigger's mutating webhook configuration is installed, so the " +
+				"webhook injects: reinstall Outrigger in policy mode with `make e2e-up E2E_ADMISSION=policy`")
+		}
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("Outrigger's mutating webhook configuration: %w", err)
+		}
+		validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if err := c.Get(ctx, types.NamespacedName{Name: "outrigger-validating-webhook-configuration"}, validating); err != nil {
+			return fmt.Errorf("Outrigger's validating webhook configuration: %w", err)
+		}
+		if len(validating.Webhooks) == 0 || len(validating.Webhooks[0].ClientConfig.CABundle) == 0 {
+			return errors.New("Outrigger has not set the caBundle of its validating webhook configuration: is it running?")
+		}
+		return nil
+	}
+	if apierrors.IsNotFound(err) {
+		return errors.New("Outrigger has no mutating webhook configuration: is it installed in policy mode? " +
+			"Set E2E_ADMISSION=policy, or reinstall it in webhook mode with `make e2e-up`")
+	}
+	if err != nil {
+		return fmt.Errorf("Outrigger's webhook configuration: %w", err)
+	}
+	if len(mutating.Webhooks) == 0 || len(mutating.Webhooks[0].ClientConfig.CABundle) == 0 {
+		return errors.New("Outrigger has not set the caBundle of its webhook configuration: is it running?")
+	}
+	// Policies left by policy mode would inject too, and hide what the webhook does (or fails to do).
+	var policies admissionregistrationv1.MutatingAdmissionPolicyList
+	if err := c.List(ctx, &policies, client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}); err != nil && !meta.IsNoMatchError(err) {
+		return fmt.Errorf("listing Outrigger's admission policies: %w", err)
+	}
+	if len(policies.Items) > 0 {
+		return fmt.Errorf("in webhook mode, %d admission policies of Outrigger's policy mode are left (%s, ...): `make e2e-up` "+
+			"reinstalls Outrigger in webhook mode and deletes them", len(policies.Items), policies.Items[0].Name)
+	}
+	return nil
 }
 
 // ---- namespaces and diagnostics ----------------------------------------------------------------------------
@@ -250,8 +320,8 @@ func idleScript(line string) string {
 	return fmt.Sprintf(`echo "%s"; trap 'exit 0' TERM; sleep 100000 & wait`, line)
 }
 
-// createProfile creates a SidecarProfile and waits until Outrigger has seen it (status.observedGeneration), so
-// that its admission webhook injects the workloads created next.
+// createProfile creates a SidecarProfile and waits until Outrigger has seen it (status.observedGeneration) and, in
+// policy mode, until the apiserver runs its policies, so that the workloads created next are injected at admission.
 func (k *cluster) createProfile(t *testing.T, ns, name string, spec v1alpha1.SidecarProfileSpec) *v1alpha1.SidecarProfile {
 	t.Helper()
 	p := &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
@@ -261,7 +331,8 @@ func (k *cluster) createProfile(t *testing.T, ns, name string, spec v1alpha1.Sid
 	return k.waitObserved(t, p)
 }
 
-// waitObserved waits until Outrigger's status describes the profile's current generation, and returns it.
+// waitObserved waits until Outrigger's status describes the profile's current generation and, in policy mode,
+// until the apiserver gives new workloads the profile's current spec (waitAdmits); it returns the profile.
 func (k *cluster) waitObserved(t *testing.T, p *v1alpha1.SidecarProfile) *v1alpha1.SidecarProfile {
 	t.Helper()
 	got := &v1alpha1.SidecarProfile{}
@@ -272,7 +343,110 @@ func (k *cluster) waitObserved(t *testing.T, p *v1alpha1.SidecarProfile) *v1alph
 		return got.Status.ObservedGeneration == got.Generation,
 			fmt.Sprintf("generation %d, status.observedGeneration %d", got.Generation, got.Status.ObservedGeneration), nil
 	})
+	if k.admission == admissionPolicy {
+		k.waitAdmits(t, got)
+	}
 	return got
+}
+
+// waitAdmits waits until the apiserver runs the profile's admission policies: until a server-side dry-run create
+// of a workload of each kind the profile selects (of those a probe is made for here), labelled to match its
+// selector, comes back with the profile's sidecars and its injection record at the revision of its current spec.
+// A policy the manager stored is not yet a policy the apiserver's admission runs: the apiserver reads policies
+// through an informer and compiles them, so a workload created right after the profile could miss its sidecars.
+// The revision is the current spec's: what new workloads get from a new profile, or from a change that reaches
+// new workloads at once.
+func (k *cluster) waitAdmits(t *testing.T, p *v1alpha1.SidecarProfile) {
+	t.Helper()
+	labels, err := matchingLabels(p.Spec.Selector)
+	if err != nil {
+		t.Fatalf("SidecarProfile %s: no probe workload matches its selector: %v", p.Name, err)
+	}
+	revision, start := inject.Revision(&p.Spec), time.Now()
+	var want []string
+	for _, s := range p.Spec.Sidecars {
+		want = append(want, s.Name)
+	}
+	for _, kind := range []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindJob, v1alpha1.KindCronJob,
+		v1alpha1.KindStatefulSet, v1alpha1.KindDaemonSet} {
+		if !p.Spec.SelectsKind(kind) {
+			continue
+		}
+		waitFor(t, 60*time.Second, fmt.Sprintf("the apiserver to give a new %s SidecarProfile %s's sidecars %v at revision %s",
+			kind, p.Name, want, revision), func(ctx context.Context) (bool, string, error) {
+			obj, tmpl := probeWorkload(kind, p.Namespace, labels)
+			if err := k.Create(ctx, obj, client.DryRunAll); err != nil {
+				return false, "dry-run create: " + err.Error(), nil
+			}
+			got, hash := sidecarNames(&tmpl.Spec), injectedHash(t, tmpl.Annotations, p.Name)
+			ok := hash == revision
+			for _, name := range want {
+				ok = ok && slices.Contains(got, name)
+			}
+			return ok, fmt.Sprintf("the dry-run %s has native sidecars %v and records the profile at revision %q", kind, got, hash), nil
+		})
+	}
+	t.Logf("the apiserver runs the policies of SidecarProfile %s (revision %s) %v after Outrigger observed it", p.Name,
+		revision, time.Since(start).Round(time.Millisecond))
+}
+
+// matchingLabels are labels that the selector selects: its matchLabels, and for each expression a value it takes.
+func matchingLabels(sel *metav1.LabelSelector) (map[string]string, error) {
+	out := map[string]string{}
+	if sel == nil {
+		return out, nil
+	}
+	maps.Copy(out, sel.MatchLabels)
+	for _, e := range sel.MatchExpressions {
+		switch e.Operator {
+		case metav1.LabelSelectorOpIn:
+			if len(e.Values) > 0 {
+				out[e.Key] = e.Values[0]
+			}
+		case metav1.LabelSelectorOpExists:
+			if _, ok := out[e.Key]; !ok {
+				out[e.Key] = "e2e-probe"
+			}
+		}
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Matches(k8slabels.Set(out)) {
+		return nil, fmt.Errorf("labels %v do not match selector %s", out, s)
+	}
+	return out, nil
+}
+
+// probeWorkload is a workload of the kind labelled labels, to dry-run create, and its pod template (where the
+// response of the create lands).
+func probeWorkload(kind v1alpha1.WorkloadKind, ns string, labels map[string]string) (client.Object, *corev1.PodTemplateSpec) {
+	om := metav1.ObjectMeta{Namespace: ns, GenerateName: "policy-probe-", Labels: labels}
+	podLabels := map[string]string{"e2e-probe": "policy"}
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{app("true")}}}
+	selector := &metav1.LabelSelector{MatchLabels: podLabels}
+	switch kind {
+	case v1alpha1.KindJob:
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		j := &batchv1.Job{ObjectMeta: om, Spec: batchv1.JobSpec{Template: tmpl}}
+		return j, &j.Spec.Template
+	case v1alpha1.KindCronJob:
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		c := &batchv1.CronJob{ObjectMeta: om, Spec: batchv1.CronJobSpec{Schedule: "0 0 1 1 *",
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}}
+		return c, &c.Spec.JobTemplate.Spec.Template
+	case v1alpha1.KindStatefulSet:
+		s := &appsv1.StatefulSet{ObjectMeta: om, Spec: appsv1.StatefulSetSpec{Selector: selector, Template: tmpl}}
+		return s, &s.Spec.Template
+	case v1alpha1.KindDaemonSet:
+		d := &appsv1.DaemonSet{ObjectMeta: om, Spec: appsv1.DaemonSetSpec{Selector: selector, Template: tmpl}}
+		return d, &d.Spec.Template
+	default:
+		d := &appsv1.Deployment{ObjectMeta: om, Spec: appsv1.DeploymentSpec{Selector: selector, Template: tmpl}}
+		return d, &d.Spec.Template
+	}
 }
 
 func selectApp(app string) *metav1.LabelSelector {
