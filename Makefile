@@ -186,10 +186,16 @@ $(GOLANGCI_LINT):
 # How Outrigger runs on the cluster: pod (config/default's Deployment, with the image built from ./cmd/manager as
 # the Dockerfile does and imported with ctr) or process (bin/manager on the host, quicker to iterate on).
 E2E_OUTRIGGER ?= pod
+# How new workloads get their sidecars: webhook (the mutating webhook) or policy (config/components/admission-policy:
+# MutatingAdmissionPolicies the manager compiles, run by the apiserver). Changing it reinstalls Outrigger.
+E2E_ADMISSION ?= webhook
+E2E_UP = E2E_OUTRIGGER=$(E2E_OUTRIGGER) K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/e2e/up.sh
+# The scenarios test-e2e-policy runs in policy mode: start and stop order, a Job, the README's log shipper.
+E2E_POLICY_TESTS = TestStartAndStopOrder|TestJobCompletesAndSidecarsStopInReverseOrder|TestLogShipperSeesTheAppsLines
 
 .PHONY: e2e-up
 e2e-up: $(if $(filter process,$(E2E_OUTRIGGER)),build) ## Start (or keep) the local cluster (containerd, kubelet, control plane) and run Outrigger on it.
-	E2E_OUTRIGGER=$(E2E_OUTRIGGER) K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/e2e/up.sh
+	E2E_ADMISSION=$(E2E_ADMISSION) $(E2E_UP)
 
 .PHONY: e2e-down
 e2e-down: ## Stop the local cluster and Outrigger; clean up their containers, mounts and the pod bridge.
@@ -197,4 +203,11 @@ e2e-down: ## Stop the local cluster and Outrigger; clean up their containers, mo
 
 .PHONY: test-e2e
 test-e2e: e2e-up ## End-to-end tests on the local cluster; leaves it up, unless E2E_DOWN=1.
-	E2E_DOWN=$(E2E_DOWN) E2E_TESTFLAGS='$(E2E_TESTFLAGS)' hack/e2e/test.sh
+	E2E_ADMISSION=$(E2E_ADMISSION) E2E_DOWN=$(E2E_DOWN) E2E_TESTFLAGS='$(E2E_TESTFLAGS)' hack/e2e/test.sh
+
+# Its own up.sh run rather than e2e-up, so that `make test-e2e test-e2e-policy` installs each mode in turn.
+# E2E_TESTFLAGS are added after the -run of E2E_POLICY_TESTS (a -run of their own replaces it).
+.PHONY: test-e2e-policy
+test-e2e-policy: $(if $(filter process,$(E2E_OUTRIGGER)),build) ## The order, Job and log-shipper e2e tests with Outrigger in policy mode (reinstalls it); leaves the cluster up, unless E2E_DOWN=1.
+	E2E_ADMISSION=policy $(E2E_UP)
+	E2E_ADMISSION=policy E2E_DOWN=$(E2E_DOWN) E2E_TESTFLAGS='-run ^($(E2E_POLICY_TESTS))$$ $(E2E_TESTFLAGS)' hack/e2e/test.sh
