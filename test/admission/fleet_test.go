@@ -11,9 +11,9 @@ import (
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
-// A fleet's profiles fit one policy per kind: the apiserver takes it (its size and CEL cost within limits) and
-// admits through it, for the last namespace's profile as for the first.
-func TestPolicies_AFleetOfProfilesFitsOnePolicy(t *testing.T) {
+// A fleet's profiles: one small policy per team's namespace, which the apiserver takes and admits through soon
+// after, for the last namespace's profile as for the first, with the cluster-wide profile too.
+func TestPolicies_AFleetOfProfilesIsShardedByNamespace(t *testing.T) {
 	const teams = 200
 	var profiles []selection.Profile
 	for i := range teams {
@@ -29,18 +29,30 @@ func TestPolicies_AFleetOfProfilesFitsOnePolicy(t *testing.T) {
 		}
 		compiled = append(compiled, c)
 	}
-	c, _, err := policy.Compile(workload.Deployment, compiled, options)
+	cs, err := policy.Compile(workload.Deployment, compiled, options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(c.Policy)
-	t.Logf("%d profiles: a policy of %d KiB, %d variables", len(profiles), len(raw)>>10, len(c.Policy.Spec.Variables))
+	if len(cs) != teams+1 {
+		t.Fatalf("%d policies, want one per team's namespace and one for the other namespaces", len(cs))
+	}
+	largest := 0
+	for _, c := range cs {
+		raw, _ := json.Marshal(c.Policy)
+		largest = max(largest, len(raw))
+	}
+	t.Logf("%d profiles: %d policies, the largest %d KiB", len(profiles), len(cs), largest>>10)
 	start := time.Now()
-	upsert(t, c.Policy)
-	upsert(t, c.Binding)
+	for _, c := range cs {
+		upsert(t, c.Policy)
+		upsert(t, c.Binding)
+	}
+	t.Logf("writing them took %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	t.Cleanup(func() { deletePolicies(t) })
 	last := fmt.Sprintf("team-%03d", teams-1)
 	ensureNamespace(t, last, map[string]string{"mesh": "on"})
 	waitForProbe(t, workload.Deployment, deployment(last), 3000, "shipper")
-	t.Logf("admitting through it %s after it was written", time.Since(start).Round(time.Millisecond))
+	waitForProbe(t, workload.Deployment, deployment(last), 3001, "proxy")
+	t.Logf("the last namespace's policy admitted %s after the last write", time.Since(start).Round(time.Millisecond))
 }

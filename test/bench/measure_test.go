@@ -173,11 +173,11 @@ func admissionPolicy(b *testing.B) policy.Compiled {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, ok, err := policy.Compile(workload.Deployment, []policy.Profile{in}, policy.Options{})
-	if err != nil || !ok {
-		b.Fatalf("compiling the admission policy: ok %v, %v", ok, err)
+	cs, err := policy.Compile(workload.Deployment, []policy.Profile{in}, policy.Options{})
+	if err != nil || len(cs) != 1 {
+		b.Fatalf("compiling the admission policy: %d policies, %v", len(cs), err)
 	}
-	return c
+	return cs[0]
 }
 
 // setPolicy writes the compiled policy and binding and waits until the apiserver runs them; the zero Compiled

@@ -7,8 +7,9 @@
 // skips the profile, a profile placed earlier keeps a name both use), and writes the engine's injection record.
 // So a workload admitted by a policy is stored exactly as one admitted by the webhook.
 //
-// There is one policy per workload kind, holding every profile that can select that kind: the apiserver runs
-// policies in no specified order, and the order of sidecars across profiles must not depend on it. A policy acts
+// A workload is admitted by one policy of its kind, holding every profile that can select it: the apiserver
+// runs policies in no specified order, and the order of sidecars across profiles must not depend on it. The
+// policies of a kind are sharded by namespace (Compile), so each stays small. A policy acts
 // only on a pod template that carries no injection record (a create, or an update that dropped the injection,
 // such as a replace with the bare manifest); a template that carries one is the reconciler's, which moves it
 // between revisions.
@@ -17,6 +18,8 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,7 +69,8 @@ const (
 	ProfilesAnnotation = "sidecars.outrigger.dev/profiles"
 )
 
-// Name is the name of a kind's policy and binding: outrigger.<resource>.<group>.
+// Name is the name of a kind's policy and binding for the namespaces without SidecarProfiles:
+// outrigger.<resource>.<group>; a namespace's own is outrigger.<resource>.<group>.<namespace>.
 func Name(kind workload.Kind) string {
 	name := "outrigger." + kind.Resource
 	if kind.GVK.Group != "" {
@@ -75,32 +79,76 @@ func Name(kind workload.Kind) string {
 	return name
 }
 
-// Compile returns the policy and binding of a kind for the profiles given (any may not select the kind), or ok
-// false when none of them can select it: then the kind needs no policy.
-func Compile(kind workload.Kind, profiles []Profile, o Options) (Compiled, bool, error) {
+// Compile returns the policies and bindings of a kind for the profiles given (any may not select the kind); none
+// when no profile can select it.
+//
+// They are sharded by namespace, so that a fleet's policies stay small and a team's change recompiles only its
+// own: one policy for each namespace that has SidecarProfiles (those and every ClusterSidecarProfile, matching
+// that namespace only), and one with the ClusterSidecarProfiles for every other namespace. A request matches
+// exactly one policy of its kind, which holds every profile that can select it.
+func Compile(kind workload.Kind, profiles []Profile, o Options) ([]Compiled, error) {
 	placed := forKind(kind, profiles)
-	if len(placed) == 0 {
-		return Compiled{}, false, nil
+	var clusterWide []Profile
+	local := map[string][]Profile{}
+	for _, p := range placed {
+		if p.Namespace == "" {
+			clusterWide = append(clusterWide, p)
+		} else if !o.Protected.Has(p.Namespace) { // never admitted there, as by the webhook
+			local[p.Namespace] = append(local[p.Namespace], p)
+		}
 	}
+	namespaces := slices.Sorted(maps.Keys(local))
+	var out []Compiled
+	for _, ns := range namespaces {
+		in := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{ns}}}}
+		c, err := compileOne(kind, Name(kind)+"."+ns, inPlacementOrder(append(slices.Clone(clusterWide), local[ns]...)), in, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(clusterWide) > 0 {
+		others := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: append(o.Protected.Names(), namespaces...)}}}
+		c, err := compileOne(kind, Name(kind), clusterWide, others, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// namespaceNameLabel is the label every namespace has, its name.
+const namespaceNameLabel = "kubernetes.io/metadata.name"
+
+// compileOne compiles one policy, for the namespaces the selector matches (never a protected one), of profiles
+// in placement order.
+func compileOne(kind workload.Kind, name string, placed []Profile, namespaces *metav1.LabelSelector, o Options) (Compiled, error) {
 	c := compiler{kind: kind, profiles: placed, tmpl: "variables.tmpl", spec: kind.TemplatePath + "/spec"}
 	for _, p := range placed {
 		c.renders = append(c.renders, inject.Render(p.Rendered))
 	}
 	vars, err := c.variables()
 	if err != nil {
-		return Compiled{}, false, err
+		return Compiled{}, err
 	}
 	listed, err := listed(placed)
 	if err != nil {
-		return Compiled{}, false, err
+		return Compiled{}, err
 	}
-	meta := metav1.ObjectMeta{Name: Name(kind), Labels: map[string]string{ManagedByLabel: ManagedBy},
+	if namespaces.MatchExpressions[0].Operator == metav1.LabelSelectorOpIn {
+		namespaces.MatchExpressions = append(namespaces.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: o.Protected.Names()})
+	}
+	meta := metav1.ObjectMeta{Name: name, Labels: map[string]string{ManagedByLabel: ManagedBy},
 		Annotations: map[string]string{ProfilesAnnotation: listed}}
 	p := &admissionregistrationv1.MutatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicy"},
 		ObjectMeta: meta,
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
-			MatchConstraints: c.matchConstraints(o),
+			MatchConstraints: c.matchConstraints(namespaces),
 			MatchConditions:  c.matchConditions(o),
 			Variables:        vars,
 			Mutations: []admissionregistrationv1.Mutation{{
@@ -117,12 +165,12 @@ func Compile(kind workload.Kind, profiles []Profile, o Options) (Compiled, bool,
 		ObjectMeta: meta,
 		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: p.Name},
 	}
-	return Compiled{Policy: p, Binding: b}, true, nil
+	return Compiled{Policy: p, Binding: b}, nil
 }
 
 func ptr[T any](v T) *T { return &v }
 
-// forKind keeps the profiles that can select the kind and place something, in the engine's placement order.
+// forKind keeps the profiles that can select the kind and place something.
 func forKind(kind workload.Kind, profiles []Profile) []Profile {
 	var out []Profile
 	for _, p := range profiles {
@@ -130,7 +178,12 @@ func forKind(kind workload.Kind, profiles []Profile) []Profile {
 			out = append(out, p)
 		}
 	}
-	// Stable: SidecarProfiles of one name in several namespaces tie, and never meet on a workload.
+	return inPlacementOrder(out)
+}
+
+// inPlacementOrder sorts profiles in the engine's placement order. Stable: SidecarProfiles of one name in
+// several namespaces tie, and never meet on a workload.
+func inPlacementOrder(out []Profile) []Profile {
 	sort.SliceStable(out, func(i, j int) bool {
 		return inject.PlacedBefore(inject.Profile{Ref: out[i].Ref, Spec: out[i].Spec}, inject.Profile{Ref: out[j].Ref, Spec: out[j].Spec})
 	})
@@ -166,16 +219,15 @@ func Places(p *admissionregistrationv1.MutatingAdmissionPolicy) ([]Listed, error
 	return out, nil
 }
 
-// matchConstraints: the kind's resource (creates only for a kind whose template is immutable), never a protected
-// namespace, never a workload that opted out: as the webhook's rules.
-func (c compiler) matchConstraints(o Options) *admissionregistrationv1.MatchResources {
+// matchConstraints: the kind's resource (creates only for a kind whose template is immutable), in the namespaces
+// given, never a workload that opted out: as the webhook's rules.
+func (c compiler) matchConstraints(namespaces *metav1.LabelSelector) *admissionregistrationv1.MatchResources {
 	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	if c.kind.Immutable {
 		ops = ops[:1]
 	}
 	return &admissionregistrationv1.MatchResources{
-		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: o.Protected.Names()}}},
+		NamespaceSelector: namespaces,
 		ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 			Key: v1alpha1.InjectLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{v1alpha1.InjectDisabled}}}},
 		ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{

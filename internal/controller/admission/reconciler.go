@@ -1,5 +1,6 @@
 // Package admission keeps the MutatingAdmissionPolicies and bindings that internal/admission/policy compiles
-// from the profiles current: one policy per served workload kind, written when a profile changes (its spec, or
+// from the profiles current: for each served workload kind, one per namespace with SidecarProfiles and one for
+// the others, written when a profile changes (its spec, or
 // its rollout, which changes the revision new workloads get), put back when someone edits or deletes one, and
 // pruned when no profile selects the kind any more.
 package admission
@@ -8,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -68,26 +71,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	r.findOwner(ctx)
 	keep := map[string]bool{}
+	var keepKinds []string // kinds whose policies failed to compile keep what they have
 	var errs []error
 	for _, kind := range r.Kinds.List() {
-		c, ok, err := policy.Compile(kind, byImmutability[kind.Immutable], r.Options)
+		compiled, err := policy.Compile(kind, byImmutability[kind.Immutable], r.Options)
 		if err != nil {
-			// The kind keeps the policy it has; the profile's status names the field (selection.Check).
-			errs = append(errs, fmt.Errorf("compiling the admission policy of %s: %w", kind.Name, err))
-			keep[policy.Name(kind)] = true
+			// The profile's status names the field (selection.Check).
+			errs = append(errs, fmt.Errorf("compiling the admission policies of %s: %w", kind.Name, err))
+			keepKinds = append(keepKinds, policy.Name(kind))
 			continue
 		}
-		if !ok {
-			continue
-		}
-		keep[c.Policy.Name] = true
-		for _, obj := range []client.Object{c.Policy, c.Binding} {
-			if err := r.write(ctx, obj); err != nil {
-				errs = append(errs, err)
+		for _, c := range compiled {
+			keep[c.Policy.Name] = true
+			for _, obj := range []client.Object{c.Policy, c.Binding} {
+				if err := r.write(ctx, obj); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
-	if err := r.prune(ctx, keep); err != nil {
+	kept := func(name string) bool {
+		return keep[name] || slices.ContainsFunc(keepKinds, func(k string) bool { return name == k || strings.HasPrefix(name, k+".") })
+	}
+	if err := r.prune(ctx, kept); err != nil {
 		errs = append(errs, err)
 	}
 	return ctrl.Result{}, errors.Join(errs...)
@@ -184,7 +190,7 @@ func same(live, want client.Object) bool {
 }
 
 // prune deletes Outrigger's policies and bindings that are not kept.
-func (r *Reconciler) prune(ctx context.Context, keep map[string]bool) error {
+func (r *Reconciler) prune(ctx context.Context, keep func(string) bool) error {
 	mine := client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}
 	var policies admissionregistrationv1.MutatingAdmissionPolicyList
 	if err := r.List(ctx, &policies, mine); err != nil {
@@ -196,12 +202,12 @@ func (r *Reconciler) prune(ctx context.Context, keep map[string]bool) error {
 	}
 	var stale []client.Object
 	for i := range policies.Items {
-		if !keep[policies.Items[i].Name] {
+		if !keep(policies.Items[i].Name) {
 			stale = append(stale, &policies.Items[i])
 		}
 	}
 	for i := range bindings.Items {
-		if !keep[bindings.Items[i].Name] {
+		if !keep(bindings.Items[i].Name) {
 			stale = append(stale, &bindings.Items[i])
 		}
 	}
