@@ -87,10 +87,11 @@ test: verify-generated vet envtest-binaries third-party-crds ## Unit and integra
 	go test ./... -count=1
 
 # The packages whose tests start a control plane (they import envtest or internal/controlplane), found by go list
-# so that a test moving between packages needs no change here; the benchmarks and the end-to-end tests excepted.
+# so that a test moving between packages needs no change here; the benchmarks and the end-to-end tests excepted,
+# and test/admission, whose MutatingAdmissionPolicies Kubernetes serves from 1.36 on (policy mode needs them).
 INTEGRATION_PKGS = $(shell go list -e -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... | \
 	awk '/ (sigs\.k8s\.io\/controller-runtime\/pkg\/envtest|github\.com\/outrigger-dev\/outrigger\/internal\/controlplane)( |$$)/ {print $$1}' | \
-	grep -v -e '/test/bench$$' -e '/test/e2e$$')
+	grep -v -e '/test/bench$$' -e '/test/e2e$$' -e '/test/admission$$')
 
 .PHONY: test-oldest
 test-oldest: $(addprefix $(OLDEST_ASSETS)/,$(ENVTEST_BINARIES)) third-party-crds ## The integration tests on the oldest Kubernetes the README promises (OLDEST_K8S_VERSION).
