@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -236,17 +237,21 @@ func applyPolicies(t *testing.T, profiles []selection.Profile, probe int) {
 	}
 }
 
+// upsert creates obj or replaces what is there, reading it again on a conflict.
 func upsert(t *testing.T, obj client.Object) {
 	ctx := context.Background()
-	current := obj.DeepCopyObject().(client.Object)
-	err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), current)
-	switch {
-	case apierrors.IsNotFound(err):
-		err = k8s.Create(ctx, obj)
-	case err == nil:
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current := obj.DeepCopyObject().(client.Object)
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), current)
+		switch {
+		case apierrors.IsNotFound(err):
+			return k8s.Create(ctx, obj)
+		case err != nil:
+			return err
+		}
 		obj.SetResourceVersion(current.GetResourceVersion())
-		err = k8s.Update(ctx, obj)
-	}
+		return k8s.Update(ctx, obj)
+	})
 	if err != nil {
 		t.Fatalf("writing %s: %v", obj.GetName(), err)
 	}

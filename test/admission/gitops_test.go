@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/internal/selection"
@@ -35,8 +36,15 @@ func TestPolicies_GitOpsReapplyKeepsSidecarsAndGeneration(t *testing.T) {
 		}
 		replaced := bare.DeepCopyObject().(client.Object)
 		replaced.SetName(obj.GetName())
-		replaced.SetResourceVersion(obj.GetResourceVersion())
-		if err := k8s.Update(context.Background(), replaced); err != nil {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			current := bare.DeepCopyObject().(client.Object)
+			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), current); err != nil {
+				return err
+			}
+			replaced.SetResourceVersion(current.GetResourceVersion())
+			return k8s.Update(context.Background(), replaced)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		u := toUnstructured(t, replaced)

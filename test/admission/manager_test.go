@@ -108,13 +108,9 @@ func TestPolicyMode_InjectsWithTheManagerKilled(t *testing.T) {
 	noWritesOnResync(t, m, profile)
 
 	name := policy.Name(workload.Deployment)
-	var edited admissionregistrationv1.MutatingAdmissionPolicy
-	if err := k8s.Get(ctx, client.ObjectKey{Name: name}, &edited); err != nil {
-		t.Fatal(err)
-	}
-	fail := admissionregistrationv1.Fail
-	edited.Spec.FailurePolicy = &fail
-	if err := k8s.Update(ctx, &edited); err != nil {
+	// A hand edit, as kubectl patch makes it: a merge patch, which the manager's own writes cannot conflict with.
+	edited := &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8s.Patch(ctx, edited, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"failurePolicy":"Fail"}}`))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the policy edited by hand to be put back", func() bool {
