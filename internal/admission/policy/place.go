@@ -196,16 +196,15 @@ func bothTarget(m, n inject.AppMount) string {
 // containers, in placement order.
 func (c compiler) sidecars() ([]admissionregistrationv1.Variable, error) {
 	parts := map[v1alpha1.Placement][]string{}
-	for i, p := range c.profiles {
-		r := inject.Render(p.Rendered)
+	for i, r := range c.renders {
 		if len(r.Sidecars) == 0 {
 			continue
 		}
-		lit, err := literal(r.Sidecars)
+		part, err := c.ifPlaced(i, r.Sidecars)
 		if err != nil {
 			return nil, err
 		}
-		parts[r.Placement] = append(parts[r.Placement], fmt.Sprintf("(%s ? %s : [])", c.placed(i), lit))
+		parts[r.Placement] = append(parts[r.Placement], part)
 	}
 	return []admissionregistrationv1.Variable{
 		{Name: "before", Expression: concat(parts[v1alpha1.PlacementBeforeInitContainers])},
@@ -216,25 +215,33 @@ func (c compiler) sidecars() ([]admissionregistrationv1.Variable, error) {
 // volumeItems is the volumes placed, in placement order.
 func (c compiler) volumeItems() (string, error) {
 	var parts []string
-	for i, p := range c.profiles {
-		r := inject.Render(p.Rendered)
+	for i, r := range c.renders {
 		if len(r.Volumes) == 0 {
 			continue
 		}
-		lit, err := literal(r.Volumes)
+		part, err := c.ifPlaced(i, r.Volumes)
 		if err != nil {
 			return "", err
 		}
-		parts = append(parts, fmt.Sprintf("(%s ? %s : [])", c.placed(i), lit))
+		parts = append(parts, part)
 	}
 	return concat(parts), nil
+}
+
+// ifPlaced is the CEL list of items (a slice) when profile i is placed, else the empty list.
+func (c compiler) ifPlaced(i int, items any) (string, error) {
+	lit, err := literal(items)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("(%s ? %s : [])", c.placed(i), lit), nil
 }
 
 // mountsPerContainer is, for each app container, the mounts placed in it, in placement order.
 func (c compiler) mountsPerContainer() (string, error) {
 	var parts []string
-	for i, p := range c.profiles {
-		for _, m := range inject.Render(p.Rendered).Mounts {
+	for i, r := range c.renders {
+		for _, m := range r.Mounts {
 			lit, err := literal([]corev1.VolumeMount{m.Mount})
 			if err != nil {
 				return "", err
@@ -248,8 +255,8 @@ func (c compiler) mountsPerContainer() (string, error) {
 // recordEntries is the injection record's entries of the profiles placed, each the JSON the engine writes.
 func (c compiler) recordEntries() (string, error) {
 	var parts []string
-	for i, p := range c.profiles {
-		entry, err := c.recordEntry(p)
+	for i := range c.profiles {
+		entry, err := c.recordEntry(i)
 		if err != nil {
 			return "", err
 		}
@@ -260,8 +267,8 @@ func (c compiler) recordEntries() (string, error) {
 
 // recordEntry is the CEL string of one profile's inject.RecordEntry. Everything in it is known when compiling
 // but the mounts, which name the app containers they went into.
-func (c compiler) recordEntry(p Profile) (string, error) {
-	r := inject.Render(p.Rendered)
+func (c compiler) recordEntry(i int) (string, error) {
+	p, r := c.profiles[i], c.renders[i]
 	static := inject.RecordEntry{ProfileRef: p.Ref, Hash: inject.Revision(p.Rendered), Placement: r.Placement,
 		InitContainers: append([]string{}, containerNames(r.Sidecars)...), Volumes: volumeNames(r.Volumes)}
 	raw, err := json.Marshal(static)

@@ -1,8 +1,7 @@
 // Package admission keeps the MutatingAdmissionPolicies and bindings that internal/admission/policy compiles
 // from the profiles current: for each served workload kind, one per namespace with SidecarProfiles and one for
-// the others, written when a profile changes (its spec, or
-// its rollout, which changes the revision new workloads get), put back when someone edits or deletes one, and
-// pruned when no profile selects the kind any more.
+// the others. They are written when a profile changes (its spec, or its rollout, which changes the revision new
+// workloads get), put back when someone edits or deletes one, and pruned when no profile needs them.
 package admission
 
 import (
@@ -43,7 +42,7 @@ import (
 const FieldOwner = "outrigger"
 
 // Reconciler writes the policies of every served kind from every profile. It has one key: the profiles are
-// compiled together, since one kind's policy holds all the profiles that can select it.
+// compiled together, since a cluster-wide profile is in every policy of its kinds.
 type Reconciler struct {
 	client.Client
 	// APIReader reads the owner (the profiles' ValidatingWebhookConfiguration), which the cache does not hold.
@@ -112,12 +111,13 @@ func (r *Reconciler) profiles(ctx context.Context) (map[bool][]policy.Profile, e
 		if !p.GetDeletionTimestamp().IsZero() {
 			continue
 		}
+		compiled, err := policy.FromProfile(p, nil)
+		if err != nil {
+			log.FromContext(ctx).V(1).Info("not compiling a profile whose selectors do not parse", "profile", p.GetName(), "error", err.Error())
+			continue
+		}
 		for _, frozen := range []bool{false, true} {
-			compiled, err := policy.FromProfile(p, r.Catalog.AdmissionSpec(ctx, p, frozen))
-			if err != nil {
-				log.FromContext(ctx).V(1).Info("not compiling a profile whose selectors do not parse", "profile", p.GetName(), "error", err.Error())
-				break
-			}
+			compiled.Rendered = r.Catalog.AdmissionSpec(ctx, p, frozen)
 			out[frozen] = append(out[frozen], compiled)
 		}
 	}
