@@ -1,4 +1,4 @@
-package inject
+package inject_test
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
 // BenchmarkInject measures one injection into a template with 3 app containers and 2 profiles: into the plain
@@ -22,13 +23,13 @@ func BenchmarkInject(b *testing.B) {
 		withVolumes(emptyDir("cache")),
 		withLabel("app", "web"),
 	)
-	profiles := []Profile{
+	profiles := []inject.Profile{
 		logShipper("logs"),
 		clusterProfile("mesh", withOrder(-1), withPlacement(v1alpha1.PlacementAfterInitContainers),
 			withSidecars(sidecar("proxy", "envoy:1", volumeMount("certs", "/etc/certs")), sidecar("agent", "agent:1")),
 			withProfileVolumes(emptyDir("certs")), withAppMounts(appMount("certs", "/etc/certs", "web"))),
 	}
-	injected, err := Inject(tmpl, profiles)
+	injected, err := inject.Inject(tmpl, profiles)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func BenchmarkInject(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				res, err := Inject(bc.tmpl, profiles)
+				res, err := inject.Inject(bc.tmpl, profiles)
 				if err != nil || res.Changed != bc.wantChanged {
 					b.Fatalf("Inject: changed %v, error %v", res.Changed, err)
 				}

@@ -1,4 +1,4 @@
-package inject
+package inject_test
 
 import (
 	"encoding/json"
@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/inject/injectcases"
 )
 
 const seedDir = "../../test/testdata/seed"
@@ -30,11 +32,11 @@ func readYAML(t *testing.T, path string, into any) {
 	}
 }
 
-func seedProfile(t *testing.T) Profile {
+func seedProfile(t *testing.T) inject.Profile {
 	t.Helper()
 	var sp v1alpha1.SidecarProfile
 	readYAML(t, filepath.Join("testdata", "logshipper-profile.yaml"), &sp)
-	return Profile{Ref: ProfileRef{Kind: KindSidecarProfile, Name: sp.Name}, Spec: &sp.Spec}
+	return inject.Profile{Ref: inject.ProfileRef{Kind: inject.KindSidecarProfile, Name: sp.Name}, Spec: &sp.Spec}
 }
 
 func TestInject_TurnsSeedPlainWorkloadsIntoTheirHandWrittenLogShipperVersions(t *testing.T) {
@@ -61,7 +63,7 @@ func TestInject_TurnsSeedPlainWorkloadsIntoTheirHandWrittenLogShipperVersions(t 
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := seedProfile(t)
-			if Revision(p.Spec) != Revision(logShipper("x").Spec) {
+			if inject.Revision(p.Spec) != inject.Revision(logShipper("x").Spec) {
 				t.Fatalf("testdata/logshipper-profile.yaml and the logShipper fixture differ")
 			}
 			plain := tc.plain(t)
@@ -69,8 +71,8 @@ func TestInject_TurnsSeedPlainWorkloadsIntoTheirHandWrittenLogShipperVersions(t 
 			if !res.Changed {
 				t.Errorf("Changed = false, want true")
 			}
-			if pr := profileResult(t, res, p); pr.Outcome != Injected || pr.RecordedRevision != Revision(p.Spec) {
-				t.Errorf("result = %+v, want Injected at %s", pr, Revision(p.Spec))
+			if pr := profileResult(t, res, p); pr.Outcome != inject.Injected || pr.RecordedRevision != inject.Revision(p.Spec) {
+				t.Errorf("result = %+v, want Injected at %s", pr, inject.Revision(p.Spec))
 			}
 			if res.Template.Labels[v1alpha1.InjectedLabel] != "true" {
 				t.Errorf("label %s = %q, want \"true\"", v1alpha1.InjectedLabel, res.Template.Labels[v1alpha1.InjectedLabel])
@@ -85,15 +87,11 @@ func TestInject_TurnsSeedPlainWorkloadsIntoTheirHandWrittenLogShipperVersions(t 
 }
 
 func TestInject_SetsRestartPolicyAlwaysOnEverySidecar(t *testing.T) {
+	tc := injectcases.EverySidecarRestartsAlways()
+
+	res := mustInject(t, tc.Template, tc.Profiles...)
+
 	always := corev1.ContainerRestartPolicyAlways
-	explicit := sidecar("explicit", "img:1")
-	explicit.RestartPolicy = &always
-	tmpl := podTemplate(withContainers(appContainer("app")), withInitContainers(userInit("migrate")))
-	a := profile("a", withSidecars(sidecar("one", "img:1"), explicit))
-	b := clusterProfile("b", withSidecars(sidecar("two", "img:2")), withPlacement(v1alpha1.PlacementAfterInitContainers))
-
-	res := mustInject(t, tmpl, a, b)
-
 	injected := map[string]bool{"one": true, "explicit": true, "two": true}
 	for _, c := range res.Template.Spec.InitContainers {
 		switch {
@@ -107,45 +105,30 @@ func TestInject_SetsRestartPolicyAlwaysOnEverySidecar(t *testing.T) {
 	if len(injected) > 0 {
 		t.Errorf("sidecars not injected: %v", injected)
 	}
-	if a.Spec.Sidecars[0].RestartPolicy != nil {
+	if tc.Profiles[0].Spec.Sidecars[0].RestartPolicy != nil {
 		t.Errorf("Inject set restartPolicy on the profile's spec: it must not modify its input")
 	}
 }
 
 func TestInject_PlacesProfilesByAscendingOrderThenNameThenKind(t *testing.T) {
-	one := func(p string) func(*Profile) { return withSidecars(sidecar(p, "img:1")) }
-	profiles := []Profile{
-		profile("a", one("a-order1"), withOrder(1)),
-		profile("b", one("b-ns")),
-		clusterProfile("b", one("b-cluster")),
-		profile("c", one("c")),
-		clusterProfile("z", one("z-order-1"), withOrder(-1)),
-	}
-	wantInit := []string{"z-order-1", "b-cluster", "b-ns", "c", "migrate", "a-order1"}
-	wantResults := []ProfileRef{
-		{KindClusterSidecarProfile, "z"}, {KindClusterSidecarProfile, "b"}, {KindSidecarProfile, "b"},
-		{KindSidecarProfile, "c"}, {KindSidecarProfile, "a"},
-	}
-	// a-order1 is placed after the workload's init container, to show that order decides within a placement.
-	profiles[0] = withSpec(profiles[0], func(s *v1alpha1.SidecarProfileSpec) { s.Placement = v1alpha1.PlacementAfterInitContainers })
-	tmpl := podTemplate(withContainers(appContainer("app")), withInitContainers(userInit("migrate")))
+	tc := injectcases.PlacementOrder()
 
 	var first *corev1.PodTemplateSpec
-	for _, perm := range permutations(len(profiles)) {
-		given := make([]Profile, len(perm))
+	for _, perm := range permutations(len(tc.Profiles)) {
+		given := make([]inject.Profile, len(perm))
 		for i, j := range perm {
-			given[i] = profiles[j]
+			given[i] = tc.Profiles[j]
 		}
-		res := mustInject(t, tmpl, given...)
-		if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, wantInit) {
-			t.Fatalf("profiles given as %v: init containers = %v, want %v", perm, got, wantInit)
+		res := mustInject(t, tc.Template, given...)
+		if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, tc.WantInit) {
+			t.Fatalf("profiles given as %v: init containers = %v, want %v", perm, got, tc.WantInit)
 		}
-		var gotRefs []ProfileRef
+		var gotRefs []inject.ProfileRef
 		for _, pr := range res.Profiles {
 			gotRefs = append(gotRefs, pr.Ref)
 		}
-		if !slices.Equal(gotRefs, wantResults) {
-			t.Fatalf("profiles given as %v: results in order %v, want %v", perm, gotRefs, wantResults)
+		if !slices.Equal(gotRefs, tc.WantResults) {
+			t.Fatalf("profiles given as %v: results in order %v, want %v", perm, gotRefs, tc.WantResults)
 		}
 		if first == nil {
 			first = res.Template
@@ -174,146 +157,37 @@ func permutations(n int) [][]int {
 }
 
 func TestInject_PlacesSidecarsRelativeToTheWorkloadsInitContainers(t *testing.T) {
-	before, after := v1alpha1.PlacementBeforeInitContainers, v1alpha1.PlacementAfterInitContainers
-	for _, tc := range []struct {
-		name       string
-		placements map[string]v1alpha1.Placement // profile name -> placement; each profile has sidecar "<name>-sc"
-		userInits  []string
-		want       []string
-		wantRecord map[string]v1alpha1.Placement
-	}{
-		{
-			name:       "default is before the workload's init containers",
-			placements: map[string]v1alpha1.Placement{"p": ""},
-			userInits:  []string{"init1", "init2"},
-			want:       []string{"p-sc", "init1", "init2"},
-			wantRecord: map[string]v1alpha1.Placement{"p": before},
-		},
-		{
-			name:       "BeforeInitContainers",
-			placements: map[string]v1alpha1.Placement{"p": before},
-			userInits:  []string{"init1", "init2"},
-			want:       []string{"p-sc", "init1", "init2"},
-			wantRecord: map[string]v1alpha1.Placement{"p": before},
-		},
-		{
-			name:       "AfterInitContainers",
-			placements: map[string]v1alpha1.Placement{"p": after},
-			userInits:  []string{"init1", "init2"},
-			want:       []string{"init1", "init2", "p-sc"},
-			wantRecord: map[string]v1alpha1.Placement{"p": after},
-		},
-		{
-			name:       "AfterInitContainers without init containers of the workload",
-			placements: map[string]v1alpha1.Placement{"p": after},
-			want:       []string{"p-sc"},
-			wantRecord: map[string]v1alpha1.Placement{"p": after},
-		},
-		{
-			name:       "one profile before and one after, each group in profile order",
-			placements: map[string]v1alpha1.Placement{"a": after, "b": before, "c": after, "d": ""},
-			userInits:  []string{"init1"},
-			want:       []string{"b-sc", "d-sc", "init1", "a-sc", "c-sc"},
-			wantRecord: map[string]v1alpha1.Placement{"a": after, "b": before, "c": after, "d": before},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tmpl := podTemplate(withContainers(appContainer("app")))
-			for _, n := range tc.userInits {
-				withInitContainers(userInit(n))(tmpl)
-			}
-			var profiles []Profile
-			for name, pl := range tc.placements {
-				profiles = append(profiles, profile(name, withSidecars(sidecar(name+"-sc", "img:1")), withPlacement(pl)))
-			}
-			res := mustInject(t, tmpl, profiles...)
-			if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, tc.want) {
-				t.Errorf("init containers = %v, want %v", got, tc.want)
+	for _, tc := range injectcases.Placements() {
+		t.Run(tc.Name, func(t *testing.T) {
+			in := tc.Case()
+			res := mustInject(t, in.Template, in.Profiles...)
+			if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, tc.Want) {
+				t.Errorf("init containers = %v, want %v", got, tc.Want)
 			}
 			for _, e := range mustRecord(t, res.Template).Profiles {
-				if e.Placement != tc.wantRecord[e.Name] {
-					t.Errorf("recorded placement of %s = %q, want %q", e.Name, e.Placement, tc.wantRecord[e.Name])
+				if e.Placement != tc.WantRecord[e.Name] {
+					t.Errorf("recorded placement of %s = %q, want %q", e.Name, e.Placement, tc.WantRecord[e.Name])
 				}
 			}
-			expectTemplate(t, "removed again", tmpl, mustRemove(t, res.Template))
+			expectTemplate(t, "removed again", in.Template, mustRemove(t, res.Template))
 		})
 	}
 }
 
 func TestInject_MountsProfileVolumesIntoAppContainers(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		mounts  []v1alpha1.AppContainerMount
-		want    map[string][]string // app container -> its mounts afterwards
-		wantRec []MountRef
-	}{
-		{
-			name:   "no containers named: every app container",
-			mounts: []v1alpha1.AppContainerMount{appMount("data", "/opt")},
-			want: map[string][]string{
-				"web": {"own:/srv", "data:/opt"}, "worker": {"data:/opt"}, "metrics": {"data:/opt"},
-			},
-			wantRec: []MountRef{{"web", "/opt"}, {"worker", "/opt"}, {"metrics", "/opt"}},
-		},
-		{
-			name:   "only the app containers named",
-			mounts: []v1alpha1.AppContainerMount{appMount("data", "/opt", "metrics", "web")},
-			want: map[string][]string{
-				"web": {"own:/srv", "data:/opt"}, "worker": {}, "metrics": {"data:/opt"},
-			},
-			wantRec: []MountRef{{"web", "/opt"}, {"metrics", "/opt"}},
-		},
-		{
-			name:   "a named container that does not exist is skipped",
-			mounts: []v1alpha1.AppContainerMount{appMount("data", "/opt", "worker", "gone")},
-			want: map[string][]string{
-				"web": {"own:/srv"}, "worker": {"data:/opt"}, "metrics": {},
-			},
-			wantRec: []MountRef{{"worker", "/opt"}},
-		},
-		{
-			name:   "only containers that do not exist: nothing mounted, the sidecar still injected",
-			mounts: []v1alpha1.AppContainerMount{appMount("data", "/opt", "gone")},
-			want: map[string][]string{
-				"web": {"own:/srv"}, "worker": {}, "metrics": {},
-			},
-		},
-		{
-			name:   "init containers are not app containers",
-			mounts: []v1alpha1.AppContainerMount{appMount("data", "/opt", "migrate")},
-			want: map[string][]string{
-				"web": {"own:/srv"}, "worker": {}, "metrics": {},
-			},
-		},
-		{
-			name: "several mounts keep the profile's order, subPath and readOnly",
-			mounts: []v1alpha1.AppContainerMount{
-				{Name: "data", MountPath: "/b", SubPath: "sub", ReadOnly: true, Containers: []string{"web"}},
-				appMount("data", "/a", "web"),
-			},
-			want: map[string][]string{
-				"web": {"own:/srv", "data:/b", "data:/a"}, "worker": {}, "metrics": {},
-			},
-			wantRec: []MountRef{{"web", "/b"}, {"web", "/a"}},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tmpl := podTemplate(
-				withContainers(appContainer("web", volumeMount("own", "/srv")), appContainer("worker"), appContainer("metrics")),
-				withInitContainers(userInit("migrate")),
-				withVolumes(emptyDir("own")),
-			)
-			p := profile("p", withSidecars(sidecar("sc", "img:1", volumeMount("data", "/data"))),
-				withProfileVolumes(emptyDir("data")), withAppMounts(tc.mounts...))
+	for _, tc := range injectcases.Mounts() {
+		t.Run(tc.Name, func(t *testing.T) {
+			in := tc.Case()
+			p := in.Profiles[0]
 
-			res := mustInject(t, tmpl, p)
+			res := mustInject(t, in.Template, p)
 
-			if pr := profileResult(t, res, p); pr.Outcome != Injected {
+			if pr := profileResult(t, res, p); pr.Outcome != inject.Injected {
 				t.Fatalf("outcome = %s (%v), want Injected", pr.Outcome, pr.Conflicts)
 			}
 			for _, c := range res.Template.Spec.Containers {
-				if got := mountPaths(c.VolumeMounts); !slices.Equal(got, tc.want[c.Name]) {
-					t.Errorf("mounts of %s = %v, want %v", c.Name, got, tc.want[c.Name])
+				if got := mountPaths(c.VolumeMounts); !slices.Equal(got, tc.Want[c.Name]) {
+					t.Errorf("mounts of %s = %v, want %v", c.Name, got, tc.Want[c.Name])
 				}
 			}
 			for _, c := range res.Template.Spec.InitContainers {
@@ -321,8 +195,8 @@ func TestInject_MountsProfileVolumesIntoAppContainers(t *testing.T) {
 					t.Errorf("init container migrate got mounts %v", mountPaths(c.VolumeMounts))
 				}
 			}
-			if got := mustRecord(t, res.Template).Profiles[0].Mounts; !slices.Equal(got, tc.wantRec) {
-				t.Errorf("recorded mounts = %v, want %v", got, tc.wantRec)
+			if got := mustRecord(t, res.Template).Profiles[0].Mounts; !slices.Equal(got, tc.WantRecord) {
+				t.Errorf("recorded mounts = %v, want %v", got, tc.WantRecord)
 			}
 			for _, c := range res.Template.Spec.Containers {
 				for _, m := range c.VolumeMounts {
@@ -331,73 +205,24 @@ func TestInject_MountsProfileVolumesIntoAppContainers(t *testing.T) {
 					}
 				}
 			}
-			expectTemplate(t, "removed again", tmpl, mustRemove(t, res.Template))
+			expectTemplate(t, "removed again", in.Template, mustRemove(t, res.Template))
 		})
 	}
 }
 
-// scenarios are templates and profile sets most invariant tests run over.
-func scenarios() []struct {
-	name     string
-	tmpl     *corev1.PodTemplateSpec
-	profiles []Profile
-} {
-	return []struct {
-		name     string
-		tmpl     *corev1.PodTemplateSpec
-		profiles []Profile
-	}{
-		{
-			name:     "one profile, plain template",
-			tmpl:     podTemplate(withContainers(appContainer("app"))),
-			profiles: []Profile{logShipper("logs")},
-		},
-		{
-			name: "two profiles, both placements, template with its own init containers, volumes, labels, annotations",
-			tmpl: podTemplate(
-				withContainers(appContainer("web", volumeMount("cache", "/cache")), appContainer("worker")),
-				withInitContainers(userInit("migrate"), userInit("seed")),
-				withVolumes(emptyDir("cache"), emptyDir("tmp")),
-				withLabel("app", "web"), withAnnotation("team", "core"),
-			),
-			profiles: []Profile{
-				logShipper("logs"),
-				clusterProfile("mesh", withOrder(-1), withSidecars(sidecar("proxy", "envoy:1"), sidecar("agent", "agent:1")),
-					withPlacement(v1alpha1.PlacementAfterInitContainers)),
-			},
-		},
-		{
-			name: "a conflicting profile next to an injected one",
-			tmpl: podTemplate(withContainers(appContainer("app")), withVolumes(emptyDir("data"))),
-			profiles: []Profile{
-				logShipper("logs"),
-				profile("metrics", withSidecars(sidecar("exporter", "exporter:1"))),
-			},
-		},
-		{
-			name: "no app containers matched",
-			tmpl: podTemplate(withContainers(appContainer("app"))),
-			profiles: []Profile{
-				profile("p", withSidecars(sidecar("sc", "img:1")), withProfileVolumes(emptyDir("v")),
-					withAppMounts(appMount("v", "/v", "other"))),
-			},
-		},
-	}
-}
-
 func TestInject_IsIdempotent(t *testing.T) {
-	for _, sc := range scenarios() {
-		t.Run(sc.name, func(t *testing.T) {
-			first := mustInject(t, sc.tmpl, sc.profiles...)
+	for _, sc := range injectcases.Scenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			first := mustInject(t, sc.Template, sc.Profiles...)
 			if !first.Changed {
 				t.Fatalf("first injection: Changed = false")
 			}
-			second := mustInject(t, first.Template, sc.profiles...)
+			second := mustInject(t, first.Template, sc.Profiles...)
 			if second.Changed {
 				t.Errorf("second injection: Changed = true")
 			}
 			expectTemplate(t, "second injection", first.Template, second.Template)
-			if !slices.EqualFunc(first.Profiles, second.Profiles, func(a, b ProfileResult) bool {
+			if !slices.EqualFunc(first.Profiles, second.Profiles, func(a, b inject.ProfileResult) bool {
 				return a.Ref == b.Ref && a.Outcome == b.Outcome && a.RecordedRevision == b.RecordedRevision &&
 					len(a.Conflicts) == len(b.Conflicts)
 			}) {
@@ -408,12 +233,9 @@ func TestInject_IsIdempotent(t *testing.T) {
 }
 
 func TestInject_IgnoresFieldsTheApiserverDefaulted(t *testing.T) {
-	cmVolume := corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{
-		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}},
-	}}
-	p := logShipper("logs", withProfileVolumes(cmVolume))
-	tmpl := podTemplate(withContainers(appContainer("app")))
-	injected := mustInject(t, tmpl, p).Template
+	tc := injectcases.DefaultedVolumes()
+	p := tc.Profiles[0]
+	injected := mustInject(t, tc.Template, p).Template
 
 	// What the apiserver returns after storing the injected template.
 	defaulted := injected.DeepCopy()
@@ -482,7 +304,7 @@ func TestInject_RestoresInjectedItemsEditedByHand(t *testing.T) {
 			if !res.Changed {
 				t.Errorf("Changed = false, want true")
 			}
-			if pr := profileResult(t, res, p); pr.Outcome != Injected {
+			if pr := profileResult(t, res, p); pr.Outcome != inject.Injected {
 				t.Errorf("outcome = %s, want Injected", pr.Outcome)
 			}
 			expectTemplate(t, "restored", injected, res.Template)
@@ -491,13 +313,13 @@ func TestInject_RestoresInjectedItemsEditedByHand(t *testing.T) {
 }
 
 func TestRemove_GivesBackTheTemplateBeforeInjection(t *testing.T) {
-	for _, sc := range scenarios() {
-		t.Run(sc.name, func(t *testing.T) {
-			injected := mustInject(t, sc.tmpl, sc.profiles...)
-			expectTemplate(t, "Remove(Inject(t))", sc.tmpl, mustRemove(t, injected.Template))
+	for _, sc := range injectcases.Scenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			injected := mustInject(t, sc.Template, sc.Profiles...)
+			expectTemplate(t, "Remove(Inject(t))", sc.Template, mustRemove(t, injected.Template))
 
 			none := mustInject(t, injected.Template)
-			expectTemplate(t, "Inject(Inject(t), nil)", sc.tmpl, none.Template)
+			expectTemplate(t, "Inject(Inject(t), nil)", sc.Template, none.Template)
 			if !none.Changed || len(none.Profiles) != 0 {
 				t.Errorf("Inject(.., nil): Changed = %v, results %v; want true and none", none.Changed, none.Profiles)
 			}
@@ -510,7 +332,7 @@ func TestRemove_GivesBackTheTemplateBeforeInjection(t *testing.T) {
 		})
 	}
 	t.Run("a template never injected is left as it is", func(t *testing.T) {
-		tmpl := scenarios()[1].tmpl
+		tmpl := injectcases.Scenarios()[1].Template
 		res := mustInject(t, tmpl)
 		if res.Changed {
 			t.Errorf("Changed = true")
@@ -543,7 +365,7 @@ func TestInject_RemovesTheItemsOfAProfileNoLongerGiven(t *testing.T) {
 	if got, want := mountPaths(res.Template.Spec.Containers[0].VolumeMounts), []string{"cache:/cache", "certs:/certs"}; !slices.Equal(got, want) {
 		t.Errorf("mounts = %v, want %v", got, want)
 	}
-	if refs := mustRecord(t, res.Template).Refs(); !slices.Equal(refs, []ProfileRef{mesh.Ref}) {
+	if refs := mustRecord(t, res.Template).Refs(); !slices.Equal(refs, []inject.ProfileRef{mesh.Ref}) {
 		t.Errorf("recorded profiles = %v, want only %v", refs, mesh.Ref)
 	}
 }
@@ -590,11 +412,11 @@ func TestInject_ReplacesTheItemsOfAChangedProfile(t *testing.T) {
 			res := mustInject(t, old, v2)
 
 			pr := profileResult(t, res, v2)
-			if pr.Outcome != Injected || pr.Revision == Revision(v1.Spec) || pr.RecordedRevision != pr.Revision {
-				t.Errorf("result = %+v, want Injected in a new revision (old %s)", pr, Revision(v1.Spec))
+			if pr.Outcome != inject.Injected || pr.Revision == inject.Revision(v1.Spec) || pr.RecordedRevision != pr.Revision {
+				t.Errorf("result = %+v, want Injected in a new revision (old %s)", pr, inject.Revision(v1.Spec))
 			}
-			if e, _ := mustRecord(t, res.Template).Entry(v2.Ref); e.Hash != Revision(v2.Spec) {
-				t.Errorf("recorded hash = %s, want %s", e.Hash, Revision(v2.Spec))
+			if e, _ := mustRecord(t, res.Template).Entry(v2.Ref); e.Hash != inject.Revision(v2.Spec) {
+				t.Errorf("recorded hash = %s, want %s", e.Hash, inject.Revision(v2.Spec))
 			}
 			if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, tc.wantInit) {
 				t.Errorf("init containers = %v, want %v", got, tc.wantInit)
@@ -620,175 +442,78 @@ func TestRevision_IgnoresFieldsThatDoNotChangeTheRendering(t *testing.T) {
 			s.Placement = v1alpha1.PlacementBeforeInitContainers
 		},
 	} {
-		if Revision(withSpec(p, change).Spec) != Revision(p.Spec) {
+		if inject.Revision(withSpec(p, change).Spec) != inject.Revision(p.Spec) {
 			t.Errorf("changing %s changed the revision", name)
 		}
 	}
 }
 
 func TestInject_ReportsConflictsAndLeavesTheWorkloadsItemsAlone(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		tmpl     *corev1.PodTemplateSpec
-		profiles []Profile
-		opts     []Option
-		// the profile expected to conflict, and its (first) conflict
-		conflicted ProfileRef
-		want       Conflict
-		// init containers expected afterwards
-		wantInit []string
-	}{
-		{
-			name:       "sidecar named like an app container",
-			tmpl:       podTemplate(withContainers(appContainer("app"), appContainer("logshipper"))),
-			profiles:   []Profile{logShipper("logs")},
-			conflicted: ProfileRef{KindSidecarProfile, "logs"},
-			want:       Conflict{Field: "spec.sidecars[0].name", What: "container", Name: "logshipper", Owner: OwnerWorkload},
-			wantInit:   []string{},
-		},
-		{
-			name: "second sidecar named like an init container of the workload",
-			tmpl: podTemplate(withContainers(appContainer("app")), withInitContainers(userInit("migrate"))),
-			profiles: []Profile{profile("p", withSidecars(sidecar("fine", "img:1"),
-				corev1.Container{Name: "migrate", Image: "img:2"}))},
-			conflicted: ProfileRef{KindSidecarProfile, "p"},
-			want:       Conflict{Field: "spec.sidecars[1].name", What: "container", Name: "migrate", Owner: OwnerWorkload},
-			wantInit:   []string{"migrate"},
-		},
-		{
-			name:       "volume named like a volume of the workload",
-			tmpl:       podTemplate(withContainers(appContainer("app", volumeMount("data", "/var/data"))), withVolumes(emptyDir("data"))),
-			profiles:   []Profile{logShipper("logs")},
-			conflicted: ProfileRef{KindSidecarProfile, "logs"},
-			want:       Conflict{Field: "spec.volumes[0].name", What: "volume", Name: "data", Owner: OwnerWorkload},
-			wantInit:   []string{},
-		},
-		{
-			name:       "volume named like a claim template of the StatefulSet",
-			tmpl:       podTemplate(withContainers(appContainer("app", volumeMount("data", "/var/lib/db")))),
-			profiles:   []Profile{logShipper("logs")},
-			opts:       []Option{WorkloadVolumes("the StatefulSet's volumeClaimTemplates", "www", "data")},
-			conflicted: ProfileRef{KindSidecarProfile, "logs"},
-			want:       Conflict{Field: "spec.volumes[0].name", What: "volume", Name: "data", Owner: "the StatefulSet's volumeClaimTemplates"},
-			wantInit:   []string{},
-		},
-		{
-			name:       "mount path an app container already uses",
-			tmpl:       podTemplate(withContainers(appContainer("app"), appContainer("web", volumeMount("html", "/opt"))), withVolumes(emptyDir("html"))),
-			profiles:   []Profile{logShipper("logs")},
-			conflicted: ProfileRef{KindSidecarProfile, "logs"},
-			want: Conflict{Field: "spec.appContainerMounts[0].mountPath", What: "mount path", Name: "/opt",
-				Container: "web", Owner: OwnerWorkload},
-			wantInit: []string{},
-		},
-		{
-			name: "two profiles with the same sidecar name: the one placed second conflicts",
-			tmpl: podTemplate(withContainers(appContainer("app"))),
-			profiles: []Profile{
-				profile("b", withSidecars(sidecar("other", "img:1"), sidecar("proxy", "envoy:2"))),
-				profile("a", withSidecars(sidecar("proxy", "envoy:1"))),
-			},
-			conflicted: ProfileRef{KindSidecarProfile, "b"},
-			want:       Conflict{Field: "spec.sidecars[1].name", What: "container", Name: "proxy", Owner: "SidecarProfile/a"},
-			wantInit:   []string{"proxy"},
-		},
-		{
-			name: "order beats name: the profile with the lower order keeps the name",
-			tmpl: podTemplate(withContainers(appContainer("app"))),
-			profiles: []Profile{
-				clusterProfile("b", withOrder(-1), withSidecars(sidecar("proxy", "envoy:2"))),
-				profile("a", withSidecars(sidecar("proxy", "envoy:1"))),
-			},
-			conflicted: ProfileRef{KindSidecarProfile, "a"},
-			want:       Conflict{Field: "spec.sidecars[0].name", What: "container", Name: "proxy", Owner: "ClusterSidecarProfile/b"},
-			wantInit:   []string{"proxy"},
-		},
-		{
-			name: "a profile that uses one sidecar name twice (the apiserver would refuse it)",
-			tmpl: podTemplate(withContainers(appContainer("app"))),
-			profiles: []Profile{
-				profile("p", withSidecars(sidecar("twin", "img:1"), sidecar("twin", "img:2"))),
-			},
-			conflicted: ProfileRef{KindSidecarProfile, "p"},
-			want:       Conflict{Field: "spec.sidecars[1].name", What: "container", Name: "twin", Owner: "SidecarProfile/p"},
-			wantInit:   []string{},
-		},
-		{
-			name: "two profiles with the same volume name",
-			tmpl: podTemplate(withContainers(appContainer("app"))),
-			profiles: []Profile{
-				logShipper("a"),
-				profile("b", withSidecars(sidecar("reader", "img:1")), withProfileVolumes(emptyDir("data"))),
-			},
-			conflicted: ProfileRef{KindSidecarProfile, "b"},
-			want:       Conflict{Field: "spec.volumes[0].name", What: "volume", Name: "data", Owner: "SidecarProfile/a"},
-			wantInit:   []string{"logshipper"},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := tc.tmpl.DeepCopy()
-			inject := func(profiles []Profile) Result {
+	for _, tc := range injectcases.Conflicts() {
+		t.Run(tc.Name, func(t *testing.T) {
+			before := tc.Template.DeepCopy()
+			injectProfiles := func(profiles []inject.Profile) inject.Result {
 				t.Helper()
-				res, err := Inject(tc.tmpl, profiles, tc.opts...)
+				res, err := inject.Inject(tc.Template, profiles, tc.Case().Options()...)
 				if err != nil {
 					t.Fatalf("Inject: %v", err)
 				}
 				return res
 			}
-			res := inject(tc.profiles)
-			expectTemplate(t, "the input", before, tc.tmpl)
+			res := injectProfiles(tc.Profiles)
+			expectTemplate(t, "the input", before, tc.Template)
 
-			pr, ok := res.Profile(tc.conflicted)
-			if !ok || pr.Outcome != Conflicted || len(pr.Conflicts) == 0 {
-				t.Fatalf("result for %s = %+v, want Conflicted with conflicts", tc.conflicted, pr)
+			pr, ok := res.Profile(tc.Conflicted)
+			if !ok || pr.Outcome != inject.Conflicted || len(pr.Conflicts) == 0 {
+				t.Fatalf("result for %s = %+v, want Conflicted with conflicts", tc.Conflicted, pr)
 			}
 			if pr.RecordedRevision != "" {
 				t.Errorf("RecordedRevision = %q, want none", pr.RecordedRevision)
 			}
-			if got := pr.Conflicts[0]; got != tc.want {
-				t.Errorf("conflict = %+v, want %+v", got, tc.want)
+			if got := pr.Conflicts[0]; got != tc.Want {
+				t.Errorf("conflict = %+v, want %+v", got, tc.Want)
 			}
 			msg := pr.Conflicts[0].Message()
-			for _, part := range []string{tc.want.Field, tc.want.Name, tc.want.Owner, "rename"} {
+			for _, part := range []string{tc.Want.Field, tc.Want.Name, tc.Want.Owner, "rename"} {
 				if !strings.Contains(msg, part) {
 					t.Errorf("message %q does not mention %q", msg, part)
 				}
 			}
-			if tc.want.Container != "" && !strings.Contains(msg, tc.want.Container) {
-				t.Errorf("message %q does not name the container %q", msg, tc.want.Container)
+			if tc.Want.Container != "" && !strings.Contains(msg, tc.Want.Container) {
+				t.Errorf("message %q does not name the container %q", msg, tc.Want.Container)
 			}
-			if _, recorded := mustRecord(t, res.Template).Entry(tc.conflicted); recorded {
+			if _, recorded := mustRecord(t, res.Template).Entry(tc.Conflicted); recorded {
 				t.Errorf("the conflicted profile is recorded")
 			}
-			if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, tc.wantInit) {
-				t.Errorf("init containers = %v, want %v", got, tc.wantInit)
+			if got := containerNames(res.Template.Spec.InitContainers); !slices.Equal(got, tc.WantInit) {
+				t.Errorf("init containers = %v, want %v", got, tc.WantInit)
 			}
 			// The workload's own items are all there, unchanged.
 			stripped := mustRemove(t, res.Template)
 			expectTemplate(t, "the workload's own items", before, stripped)
 			// And a conflicted profile adds nothing: the result is what the other profiles give alone.
-			var others []Profile
-			for _, p := range tc.profiles {
-				if p.Ref != tc.conflicted {
+			var others []inject.Profile
+			for _, p := range tc.Profiles {
+				if p.Ref != tc.Conflicted {
 					others = append(others, p)
 				}
 			}
-			expectTemplate(t, "without the conflicted profile", inject(others).Template, res.Template)
+			expectTemplate(t, "without the conflicted profile", injectProfiles(others).Template, res.Template)
 		})
 	}
 }
 
 func TestConflict_MessageNamesTheFieldAndSaysToRename(t *testing.T) {
 	for _, tc := range []struct {
-		c    Conflict
+		c    inject.Conflict
 		want string
 	}{
 		{
-			Conflict{Field: "spec.sidecars[0].name", What: "container", Name: "app", Owner: OwnerWorkload},
+			inject.Conflict{Field: "spec.sidecars[0].name", What: "container", Name: "app", Owner: inject.OwnerWorkload},
 			`container "app" (spec.sidecars[0].name) is already used by the workload: rename it in the profile`,
 		},
 		{
-			Conflict{Field: "spec.appContainerMounts[1].mountPath", What: "mount path", Name: "/opt", Container: "web", Owner: "ClusterSidecarProfile/logs"},
+			inject.Conflict{Field: "spec.appContainerMounts[1].mountPath", What: "mount path", Name: "/opt", Container: "web", Owner: "ClusterSidecarProfile/logs"},
 			`mount path "/opt" (spec.appContainerMounts[1].mountPath) is already used in container "web" by ClusterSidecarProfile/logs: rename it in the profile`,
 		},
 	} {
@@ -810,10 +535,10 @@ func TestInject_KeepsTheOldRevisionWhenTheNewOneConflicts(t *testing.T) {
 	res := mustInject(t, injected, v2)
 
 	pr := profileResult(t, res, v2)
-	if pr.Outcome != Conflicted || pr.RecordedRevision != Revision(v1.Spec) || pr.Revision != Revision(v2.Spec) {
-		t.Errorf("result = %+v, want Conflicted, recorded revision %s (old), revision %s", pr, Revision(v1.Spec), Revision(v2.Spec))
+	if pr.Outcome != inject.Conflicted || pr.RecordedRevision != inject.Revision(v1.Spec) || pr.Revision != inject.Revision(v2.Spec) {
+		t.Errorf("result = %+v, want Conflicted, recorded revision %s (old), revision %s", pr, inject.Revision(v1.Spec), inject.Revision(v2.Spec))
 	}
-	want := Conflict{Field: "spec.sidecars[1].name", What: "container", Name: "migrate", Owner: OwnerWorkload}
+	want := inject.Conflict{Field: "spec.sidecars[1].name", What: "container", Name: "migrate", Owner: inject.OwnerWorkload}
 	if len(pr.Conflicts) != 1 || pr.Conflicts[0] != want {
 		t.Errorf("conflicts = %+v, want [%+v]", pr.Conflicts, want)
 	}
@@ -838,18 +563,18 @@ func TestInject_KeepOnly(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		tmpl         *corev1.PodTemplateSpec
-		profile      Profile
-		wantOutcome  Outcome
+		profile      inject.Profile
+		wantOutcome  inject.Outcome
 		wantRecorded string
 	}{
-		{"injected in an older revision: kept as it is", injectedV1, asKeepOnly(v2), Kept, Revision(v1.Spec)},
-		{"injected in the current revision", injectedV1, asKeepOnly(v1), Injected, Revision(v1.Spec)},
-		{"not injected: skipped", tmpl, asKeepOnly(v1), Skipped, ""},
+		{"injected in an older revision: kept as it is", injectedV1, asKeepOnly(v2), inject.Kept, inject.Revision(v1.Spec)},
+		{"injected in the current revision", injectedV1, asKeepOnly(v1), inject.Injected, inject.Revision(v1.Spec)},
+		{"not injected: skipped", tmpl, asKeepOnly(v1), inject.Skipped, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := mustInject(t, tc.tmpl, tc.profile)
 			pr := profileResult(t, res, tc.profile)
-			if pr.Outcome != tc.wantOutcome || pr.RecordedRevision != tc.wantRecorded || pr.Revision != Revision(tc.profile.Spec) {
+			if pr.Outcome != tc.wantOutcome || pr.RecordedRevision != tc.wantRecorded || pr.Revision != inject.Revision(tc.profile.Spec) {
 				t.Errorf("result = %+v, want %s, recorded %q", pr, tc.wantOutcome, tc.wantRecorded)
 			}
 			if res.Changed {
@@ -874,10 +599,10 @@ func TestInject_RejectsAnInvalidRecordAnnotation(t *testing.T) {
 	for _, raw := range []string{"not json", "", "{", `{"profiles": "nope"}`} {
 		t.Run(raw, func(t *testing.T) {
 			tmpl := podTemplate(withContainers(appContainer("app")), withAnnotation(v1alpha1.InjectionAnnotation, raw))
-			if _, err := Inject(tmpl, []Profile{logShipper("logs")}); err == nil || !strings.Contains(err.Error(), v1alpha1.InjectionAnnotation) {
+			if _, err := inject.Inject(tmpl, []inject.Profile{logShipper("logs")}); err == nil || !strings.Contains(err.Error(), v1alpha1.InjectionAnnotation) {
 				t.Errorf("Inject: error = %v, want one naming %s", err, v1alpha1.InjectionAnnotation)
 			}
-			if _, err := Remove(tmpl); err == nil || !strings.Contains(err.Error(), v1alpha1.InjectionAnnotation) {
+			if _, err := inject.Remove(tmpl); err == nil || !strings.Contains(err.Error(), v1alpha1.InjectionAnnotation) {
 				t.Errorf("Remove: error = %v, want one naming %s", err, v1alpha1.InjectionAnnotation)
 			}
 		})
@@ -885,36 +610,35 @@ func TestInject_RejectsAnInvalidRecordAnnotation(t *testing.T) {
 }
 
 func TestInject_RecordsWhatEachProfileAdded(t *testing.T) {
-	tmpl := podTemplate(withContainers(appContainer("web"), appContainer("worker")), withInitContainers(userInit("migrate")))
-	logs := logShipper("logs", withAppMounts(appMount("data", "/logs", "worker")))
-	mesh := clusterProfile("mesh", withOrder(-1), withSidecars(sidecar("proxy", "envoy:1"), sidecar("agent", "agent:1")),
-		withPlacement(v1alpha1.PlacementAfterInitContainers))
+	tc := injectcases.TwoProfilesRecorded()
+	logs, mesh := tc.Profiles[0], tc.Profiles[1]
 
-	res := mustInject(t, tmpl, logs, mesh)
+	res := mustInject(t, tc.Template, logs, mesh)
 
 	if got := res.Template.Labels[v1alpha1.InjectedLabel]; got != "true" {
 		t.Errorf("label %s = %q, want \"true\"", v1alpha1.InjectedLabel, got)
 	}
 	raw := res.Template.Annotations[v1alpha1.InjectionAnnotation]
-	var got Record
+	var got inject.Record
 	if err := json.Unmarshal([]byte(raw), &got); err != nil {
 		t.Fatalf("annotation is not JSON: %v\n%s", err, raw)
 	}
-	want := Record{Profiles: []RecordEntry{
+	want := inject.Record{Profiles: []inject.RecordEntry{
 		{
-			ProfileRef: mesh.Ref, Hash: Revision(mesh.Spec), Placement: v1alpha1.PlacementAfterInitContainers,
+			ProfileRef: mesh.Ref, Hash: inject.Revision(mesh.Spec), Placement: v1alpha1.PlacementAfterInitContainers,
 			InitContainers: []string{"proxy", "agent"},
 		},
 		{
-			ProfileRef: logs.Ref, Hash: Revision(logs.Spec), Placement: v1alpha1.PlacementBeforeInitContainers,
+			ProfileRef: logs.Ref, Hash: inject.Revision(logs.Spec), Placement: v1alpha1.PlacementBeforeInitContainers,
 			InitContainers: []string{"logshipper"}, Volumes: []string{"data"},
-			Mounts: []MountRef{{"web", "/opt"}, {"worker", "/opt"}, {"worker", "/logs"}},
+			Mounts: []inject.MountRef{{Container: "web", MountPath: "/opt"}, {Container: "worker", MountPath: "/opt"},
+				{Container: "worker", MountPath: "/logs"}},
 		},
 	}}
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("record = %s\nwant %s", dump(got), dump(want))
 	}
-	for _, key := range []string{`"kind":"ClusterSidecarProfile"`, `"name":"mesh"`, `"hash":"` + Revision(mesh.Spec) + `"`,
+	for _, key := range []string{`"kind":"ClusterSidecarProfile"`, `"name":"mesh"`, `"hash":"` + inject.Revision(mesh.Spec) + `"`,
 		`"initContainers":["proxy","agent"]`, `"volumes":["data"]`, `"mounts":[{"container":"web","mountPath":"/opt"}`} {
 		if !strings.Contains(raw, key) {
 			t.Errorf("annotation %s does not contain %s", raw, key)
@@ -1002,21 +726,21 @@ func TestInject_ToleratesRecordedItemsDeletedByHand(t *testing.T) {
 }
 
 func TestInject_DoesNotModifyItsInputs(t *testing.T) {
-	for _, sc := range scenarios() {
-		t.Run(sc.name, func(t *testing.T) {
-			tmpl := sc.tmpl.DeepCopy()
+	for _, sc := range injectcases.Scenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			tmpl := sc.Template.DeepCopy()
 			var specs []*v1alpha1.SidecarProfileSpec
-			for _, p := range sc.profiles {
+			for _, p := range sc.Profiles {
 				specs = append(specs, p.Spec.DeepCopy())
 			}
-			injected := mustInject(t, sc.tmpl, sc.profiles...).Template
+			injected := mustInject(t, sc.Template, sc.Profiles...).Template
 			injectedCopy := injected.DeepCopy()
-			mustInject(t, injected, sc.profiles[:1]...)
+			mustInject(t, injected, sc.Profiles[:1]...)
 			mustRemove(t, injected)
 
-			expectTemplate(t, "input template", tmpl, sc.tmpl)
+			expectTemplate(t, "input template", tmpl, sc.Template)
 			expectTemplate(t, "injected template given back", injectedCopy, injected)
-			for i, p := range sc.profiles {
+			for i, p := range sc.Profiles {
 				if !equality.Semantic.DeepEqual(specs[i], p.Spec) {
 					t.Errorf("profile %s's spec was modified", p.Ref)
 				}
@@ -1035,12 +759,12 @@ func TestInject_IncumbentKeepsItsNamesAgainstANewcomerPlacedFirst(t *testing.T) 
 
 	res := mustInject(t, injected, newcomer, incumbent)
 
-	if pr := profileResult(t, res, incumbent); pr.Outcome != Injected {
+	if pr := profileResult(t, res, incumbent); pr.Outcome != inject.Injected {
 		t.Errorf("incumbent outcome = %s, want Injected", pr.Outcome)
 	}
 	pr := profileResult(t, res, newcomer)
-	want := Conflict{Field: "spec.sidecars[0].name", What: "container", Name: "x", Owner: "SidecarProfile/q"}
-	if pr.Outcome != Conflicted || len(pr.Conflicts) != 1 || pr.Conflicts[0] != want {
+	want := inject.Conflict{Field: "spec.sidecars[0].name", What: "container", Name: "x", Owner: "SidecarProfile/q"}
+	if pr.Outcome != inject.Conflicted || len(pr.Conflicts) != 1 || pr.Conflicts[0] != want {
 		t.Errorf("newcomer result = %+v, want Conflicted with %+v", pr, want)
 	}
 	if res.Changed {
@@ -1053,8 +777,8 @@ func TestInject_IncumbentKeepsItsNamesAgainstANewcomerPlacedFirst(t *testing.T) 
 func TestRevision_IgnoresTheOrderOfMountContainers(t *testing.T) {
 	a := logShipper("logs", withAppMounts(appMount("data", "/opt", "web", "worker")))
 	b := logShipper("logs", withAppMounts(appMount("data", "/opt", "worker", "web")))
-	if Revision(a.Spec) != Revision(b.Spec) {
-		t.Errorf("revisions differ: %s vs %s", Revision(a.Spec), Revision(b.Spec))
+	if inject.Revision(a.Spec) != inject.Revision(b.Spec) {
+		t.Errorf("revisions differ: %s vs %s", inject.Revision(a.Spec), inject.Revision(b.Spec))
 	}
 }
 
@@ -1062,12 +786,9 @@ func TestRevision_IgnoresTheOrderOfMountContainers(t *testing.T) {
 // failureThreshold 3, protocol TCP): a sidecar whose probe sets only periodSeconds must not look changed once
 // stored, or every reconcile would patch it (found on a real node by the e2e suite).
 func TestInject_IgnoresProbeAndPortDefaults(t *testing.T) {
-	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}, PeriodSeconds: 1}
-	sc := sidecar("proxy", "busybox:local")
-	sc.LivenessProbe, sc.StartupProbe = probe.DeepCopy(), probe.DeepCopy()
-	sc.Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
-	p := profile("proxy", withSidecars(sc))
-	injected := mustInject(t, podTemplate(withContainers(appContainer("app"))), p).Template
+	tc := injectcases.ProbesAndPorts()
+	p := tc.Profiles[0]
+	injected := mustInject(t, tc.Template, p).Template
 
 	defaulted := injected.DeepCopy()
 	c := &defaulted.Spec.InitContainers[0]

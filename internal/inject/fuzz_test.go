@@ -1,4 +1,4 @@
-package inject
+package inject_test
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
 // FuzzInject derives a workload's pod template and two generations of profiles from the input and checks the
@@ -65,14 +66,14 @@ func FuzzInject(f *testing.F) {
 
 // checkInvariants injects profiles into in, whose workload's own template is user, checks every invariant and
 // returns the injected template.
-func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpec, profiles []Profile) *corev1.PodTemplateSpec {
+func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpec, profiles []inject.Profile) *corev1.PodTemplateSpec {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%s: %s\nprofiles: %s\ninput: %s", stage, fmt.Sprintf(format, args...), describe(profiles), dump(in))
 	}
 	inCopy := in.DeepCopy()
-	res, err := Inject(in, profiles)
+	res, err := inject.Inject(in, profiles)
 	if err != nil {
 		fail("Inject: %v", err)
 	}
@@ -83,11 +84,11 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 
 	// (a) deterministic.
 	for _, perm := range permutations(len(profiles)) {
-		given := make([]Profile, len(profiles))
+		given := make([]inject.Profile, len(profiles))
 		for i, j := range perm {
 			given[i] = profiles[j]
 		}
-		other, err := Inject(in, given)
+		other, err := inject.Inject(in, given)
 		if err != nil {
 			fail("Inject, profiles in order %v: %v", perm, err)
 		}
@@ -98,7 +99,7 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 	}
 
 	// (b) idempotent.
-	again, err := Inject(out, profiles)
+	again, err := inject.Inject(out, profiles)
 	if err != nil {
 		fail("Inject on the result: %v", err)
 	}
@@ -107,7 +108,7 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 	}
 
 	// (c) reversible.
-	removed, err := Remove(out)
+	removed, err := inject.Remove(out)
 	if err != nil {
 		fail("Remove: %v", err)
 	}
@@ -157,7 +158,7 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 	}
 
 	// (e) native sidecars.
-	rec, err := ReadRecord(out)
+	rec, err := inject.ReadRecord(out)
 	if err != nil {
 		fail("ReadRecord on the result: %v", err)
 	}
@@ -204,7 +205,7 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 	if len(res.Profiles) != len(profiles) {
 		fail("%d results for %d profiles", len(res.Profiles), len(profiles))
 	}
-	recorded := map[ProfileRef]string{}
+	recorded := map[inject.ProfileRef]string{}
 	for _, e := range rec.Profiles {
 		if _, dup := recorded[e.ProfileRef]; dup {
 			fail("profile %s recorded twice", e.ProfileRef)
@@ -212,20 +213,20 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 		recorded[e.ProfileRef] = e.Hash
 	}
 	for _, pr := range res.Profiles {
-		p := profiles[slices.IndexFunc(profiles, func(p Profile) bool { return p.Ref == pr.Ref })]
-		if pr.Revision != Revision(p.Spec) {
-			fail("%s: Revision %s, want %s", pr.Ref, pr.Revision, Revision(p.Spec))
+		p := profiles[slices.IndexFunc(profiles, func(p inject.Profile) bool { return p.Ref == pr.Ref })]
+		if pr.Revision != inject.Revision(p.Spec) {
+			fail("%s: Revision %s, want %s", pr.Ref, pr.Revision, inject.Revision(p.Spec))
 		}
-		if (pr.Outcome == Conflicted) != (len(pr.Conflicts) > 0) {
+		if (pr.Outcome == inject.Conflicted) != (len(pr.Conflicts) > 0) {
 			fail("%s: outcome %s with conflicts %+v", pr.Ref, pr.Outcome, pr.Conflicts)
 		}
-		if pr.Outcome == Injected && pr.RecordedRevision != pr.Revision {
+		if pr.Outcome == inject.Injected && pr.RecordedRevision != pr.Revision {
 			fail("%s: Injected, but recorded revision %q is not %q", pr.Ref, pr.RecordedRevision, pr.Revision)
 		}
-		if pr.Outcome == Skipped && pr.RecordedRevision != "" {
+		if pr.Outcome == inject.Skipped && pr.RecordedRevision != "" {
 			fail("%s: Skipped, but recorded revision %q", pr.Ref, pr.RecordedRevision)
 		}
-		if pr.Outcome == Kept && (!p.KeepOnly || pr.RecordedRevision == "" || pr.RecordedRevision == pr.Revision) {
+		if pr.Outcome == inject.Kept && (!p.KeepOnly || pr.RecordedRevision == "" || pr.RecordedRevision == pr.Revision) {
 			fail("%s: Kept, with recorded revision %q", pr.Ref, pr.RecordedRevision)
 		}
 		if hash, ok := recorded[pr.Ref]; ok != (pr.RecordedRevision != "") || hash != pr.RecordedRevision {
@@ -268,7 +269,7 @@ func apiserverDefaults(tmpl *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
 }
 
 // describe prints profiles for failure messages.
-func describe(profiles []Profile) string {
+func describe(profiles []inject.Profile) string {
 	var b strings.Builder
 	for _, p := range profiles {
 		fmt.Fprintf(&b, "\n  %s keepOnly=%v %s", p.Ref, p.KeepOnly, dump(p.Spec))
@@ -362,8 +363,8 @@ func (s *fuzzSource) template() *corev1.PodTemplateSpec {
 }
 
 // profiles are 0-3 profiles with distinct refs.
-func (s *fuzzSource) profiles() []Profile {
-	var out []Profile
+func (s *fuzzSource) profiles() []inject.Profile {
+	var out []inject.Profile
 	for range s.intn(4) {
 		if p, ok := s.newProfile(out); ok {
 			out = append(out, p)
@@ -374,15 +375,15 @@ func (s *fuzzSource) profiles() []Profile {
 
 // newProfile is a profile whose ref none of taken has. Its spec may be one the apiserver would refuse (two
 // sidecars of one name, a mount of a volume it does not declare): the engine must still keep its invariants.
-func (s *fuzzSource) newProfile(taken []Profile) (Profile, bool) {
-	ref := ProfileRef{Kind: KindSidecarProfile, Name: pick(s, fuzzProfileNames)}
+func (s *fuzzSource) newProfile(taken []inject.Profile) (inject.Profile, bool) {
+	ref := inject.ProfileRef{Kind: inject.KindSidecarProfile, Name: pick(s, fuzzProfileNames)}
 	if s.bool() {
-		ref.Kind = KindClusterSidecarProfile
+		ref.Kind = inject.KindClusterSidecarProfile
 	}
-	if slices.ContainsFunc(taken, func(p Profile) bool { return p.Ref == ref }) {
-		return Profile{}, false
+	if slices.ContainsFunc(taken, func(p inject.Profile) bool { return p.Ref == ref }) {
+		return inject.Profile{}, false
 	}
-	return Profile{Ref: ref, Spec: s.spec(), KeepOnly: s.intn(4) == 3}, true
+	return inject.Profile{Ref: ref, Spec: s.spec(), KeepOnly: s.intn(4) == 3}, true
 }
 
 func (s *fuzzSource) spec() *v1alpha1.SidecarProfileSpec {
@@ -412,8 +413,8 @@ func (s *fuzzSource) spec() *v1alpha1.SidecarProfileSpec {
 
 // nextGeneration is what the profiles may have become: some kept, some dropped, some edited, some switched to
 // or from KeepOnly, maybe a new one.
-func (s *fuzzSource) nextGeneration(prev []Profile) []Profile {
-	var out []Profile
+func (s *fuzzSource) nextGeneration(prev []inject.Profile) []inject.Profile {
+	var out []inject.Profile
 	for _, p := range prev {
 		switch s.intn(7) {
 		case 1: // deleted, or no longer selecting the workload
@@ -447,7 +448,7 @@ func (s *fuzzSource) handEdits(t *testing.T, injected, user *corev1.PodTemplateS
 	out, own := injected.DeepCopy(), user.DeepCopy()
 	rec := mustRecord(t, injected)
 	var recInit, recVol []string
-	var recMounts []MountRef
+	var recMounts []inject.MountRef
 	for _, e := range rec.Profiles {
 		recInit = append(recInit, e.InitContainers...)
 		recVol = append(recVol, e.Volumes...)
