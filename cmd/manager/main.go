@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -38,6 +39,7 @@ type options struct {
 	workloadWorkers        int
 	normalEvents           bool
 	admission              string
+	excludedNamespaces     []string // --excluded-namespaces
 	webhook                webhookOptions
 }
 
@@ -71,6 +73,14 @@ func main() {
 	flag.StringVar(&o.admission, "admission", manager.AdmissionWebhook, "How new workloads get their sidecars: webhook (the mutating webhook), "+
 		"policy (MutatingAdmissionPolicies the manager compiles from the profiles, run by the apiserver itself; Kubernetes 1.36 and later), "+
 		"or auto (policy where the apiserver serves them, webhook elsewhere).")
+	flag.Func("excluded-namespaces", "Namespaces, comma-separated, that Outrigger leaves alone as it does kube-system and its own: "+
+		"no ClusterSidecarProfile reaches them, and no admission policy acts in them. List the same namespaces in the mutating "+
+		"webhook's namespaceSelector; the Helm chart passes the value webhook.namespaceExclusions to both.",
+		func(s string) error {
+			names, err := parseNamespaces(s)
+			o.excludedNamespaces = append(o.excludedNamespaces, names...)
+			return err
+		})
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
@@ -144,6 +154,24 @@ func (w webhookOptions) validate() error {
 	return nil
 }
 
+// parseNamespaces reads a comma-separated list of namespace names; the empty list is none. A name that cannot be
+// a namespace's would exclude nothing, silently, so it is refused.
+func parseNamespaces(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var names []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			return nil, fmt.Errorf("%q is not a namespace name (%s): list namespace names separated by commas, "+
+				"e.g. --excluded-namespaces=monitoring,istio-system", name, strings.Join(errs, "; "))
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
 // selfManaged reports whether the manager serves webhooks with certificates of its own.
 func (w webhookOptions) selfManaged() bool { return w.enabled && w.certMode == certModeSelfManaged }
 
@@ -174,6 +202,7 @@ func run(o options) error {
 		LeaderElect: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNS,
 		SecureMetrics: o.secureMetrics, EnableHTTP2: o.enableHTTP2, PprofAddr: o.pprofAddr, WorkloadWorkers: o.workloadWorkers,
 		NormalEvents: o.normalEvents, Admission: o.admission, ValidatingWebhookConfiguration: o.webhook.validatingName,
+		ExcludedNamespaces: o.excludedNamespaces,
 		Webhook: manager.WebhookOptions{
 			Enabled: o.webhook.enabled, SelfManaged: o.webhook.selfManaged(),
 			Host: o.webhook.host, Port: o.webhook.port, Certs: o.webhook.certOptions(),

@@ -67,6 +67,10 @@ type Options struct {
 	// ValidatingWebhookConfiguration is the name of the profiles' webhook configuration, which owns the
 	// admission policies in policy mode.
 	ValidatingWebhookConfiguration string
+	// ExcludedNamespaces are protected as kube-system and the manager's own namespace are (--excluded-namespaces):
+	// the namespaces the mutating webhook's namespaceSelector leaves out, so that the reconcilers, the status and
+	// the admission policies leave them out too.
+	ExcludedNamespaces []string
 }
 
 // WebhookOptions configure the admission webhooks and their serving certificate.
@@ -106,8 +110,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// the cache would hold it (docs/benchmarks.md, memory).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
 	maps.Copy(cacheOpts.ByObject, history.CacheByObject())
-	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is.
-	protected := selection.ProtectedNamespaces(o.Webhook.Certs.Namespace)
+	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is, and so are the
+	// namespaces excluded from the webhook: one set, or the reconciler would inject what the webhook skipped.
+	protected := selection.ProtectedNamespaces(append([]string{o.Webhook.Certs.Namespace}, o.ExcludedNamespaces...)...)
 	policies, err := policyOptions(ctx, cfg, o, protected)
 	if err != nil {
 		return nil, err

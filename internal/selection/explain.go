@@ -23,7 +23,8 @@ const (
 	KindNotSelected Reason = "KindNotSelected"
 	// OtherNamespace: a SidecarProfile selects only the workloads of its own namespace.
 	OtherNamespace Reason = "OtherNamespace"
-	// ProtectedNamespace: ClusterSidecarProfiles never select kube-system or Outrigger's own namespace.
+	// ProtectedNamespace: ClusterSidecarProfiles never select kube-system, Outrigger's own namespace or one the
+	// manager excludes (Protected).
 	ProtectedNamespace Reason = "ProtectedNamespace"
 	// NamespaceNotSelected: a ClusterSidecarProfile's spec.namespaceSelector does not match the labels of the
 	// workload's namespace.

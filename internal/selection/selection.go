@@ -119,8 +119,9 @@ func Check(p Profile, protected Protected) (Selectors, error) {
 
 // Protected are the namespaces no ClusterSidecarProfile reaches, so that a cluster-wide profile cannot break the
 // control plane's add-ons or Outrigger itself: kube-system always, and those given to ProtectedNamespaces (the
-// manager's own). A SidecarProfile created inside one of them still applies there. It is a value, carried by
-// whoever selects (the manager's catalog, the CLI's options): no process-wide state.
+// manager's own, and those of --excluded-namespaces, which the mutating webhook's namespaceSelector leaves out
+// too). A SidecarProfile created inside one of them still applies there. It is a value, carried by whoever
+// selects (the manager's catalog, the CLI's options): no process-wide state.
 type Protected struct {
 	names []string
 }

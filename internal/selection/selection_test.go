@@ -1,6 +1,7 @@
 package selection_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -613,15 +614,62 @@ func TestForEngine_OnCreateInjectsAWorkloadBeingCreated(t *testing.T) {
 	}
 }
 
-// kube-system is always protected; Outrigger's own namespace when it is given; nothing else.
+// kube-system is always protected; Outrigger's own namespace and the excluded ones when they are given; nothing
+// else. Names lists each once, kube-system first: what the admission rules' namespaceSelectors leave out.
 func TestProtectedNamespaces(t *testing.T) {
-	p := selection.ProtectedNamespaces("outrigger-system", "")
-	for ns, want := range map[string]bool{"kube-system": true, "outrigger-system": true, "default": false, "": false} {
-		if got := p.Has(ns); got != want {
-			t.Errorf("Has(%q) = %v, want %v", ns, got, want)
-		}
+	for _, tc := range []struct {
+		name      string
+		given     []string
+		protected []string
+		names     []string
+	}{
+		{"the zero Protected", nil, []string{"kube-system"}, []string{"kube-system"}},
+		{"Outrigger's own namespace", []string{"outrigger-system", ""}, []string{"kube-system", "outrigger-system"},
+			[]string{"kube-system", "outrigger-system"}},
+		{"excluded namespaces, kube-system and one given twice", []string{"outrigger-system", "monitoring", "kube-system", "monitoring"},
+			[]string{"kube-system", "outrigger-system", "monitoring"}, []string{"kube-system", "outrigger-system", "monitoring"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := selection.ProtectedNamespaces(tc.given...)
+			for _, ns := range []string{"kube-system", "outrigger-system", "monitoring", "default", ""} {
+				if got, want := p.Has(ns), slices.Contains(tc.protected, ns); got != want {
+					t.Errorf("Has(%q) = %v, want %v", ns, got, want)
+				}
+			}
+			if got := p.Names(); !slices.Equal(got, tc.names) {
+				t.Errorf("Names = %v, want %v", got, tc.names)
+			}
+		})
 	}
-	if !(selection.Protected{}).Has("kube-system") || (selection.Protected{}).Has("outrigger-system") {
-		t.Error("the zero Protected protects kube-system only")
+}
+
+// An excluded namespace is out of a ClusterSidecarProfile's reach, whatever its namespaceSelector; a
+// SidecarProfile created inside it still applies there, as in kube-system.
+func TestSelects_ExcludedNamespace(t *testing.T) {
+	protected := selection.ProtectedNamespaces("outrigger-system", "monitoring")
+	web := labelMap("app", "web")
+	for _, tc := range []struct {
+		name    string
+		profile selection.Profile
+		ns      string
+		want    selection.Reason
+	}{
+		{"ClusterSidecarProfile, excluded namespace", csp("logs", everything, nil), "monitoring", selection.ProtectedNamespace},
+		{"ClusterSidecarProfile naming the excluded namespace", csp("logs", everything,
+			&metav1.LabelSelector{MatchLabels: labelMap("kubernetes.io/metadata.name", "monitoring")}), "monitoring", selection.ProtectedNamespace},
+		{"ClusterSidecarProfile, another namespace", csp("logs", everything, nil), "shop", selection.Selected},
+		{"SidecarProfile inside the excluded namespace", sp("monitoring", "logs", everything), "monitoring", selection.Selected},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := selection.Parse(tc.profile, protected)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got := selection.Explain(tc.profile, s, v1alpha1.KindDeployment, deployment(tc.ns, "web", web),
+				labelMap("kubernetes.io/metadata.name", tc.ns))
+			if got != tc.want {
+				t.Errorf("Explain = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -26,8 +26,9 @@ import (
 // startPolicyManager runs bin/manager as its own process in policy mode, without webhooks, as its own user.
 func startPolicyManager(t *testing.T) *controlplane.Manager { return startManager(t, "policy") }
 
-// startManager runs bin/manager as its own process in an admission mode, without webhooks, as its own user.
-func startManager(t *testing.T, mode string) *controlplane.Manager {
+// startManager runs bin/manager as its own process in an admission mode, without webhooks, as its own user,
+// with further flags.
+func startManager(t *testing.T, mode string, flags ...string) *controlplane.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	binary, kubeconfig := filepath.Join(env.Root, "bin", "admission-manager"), filepath.Join(dir, "kubeconfig")
@@ -39,7 +40,7 @@ func startManager(t *testing.T, mode string) *controlplane.Manager {
 	}
 	logPath := filepath.Join(dir, "manager.log")
 	m, err := controlplane.StartManager(controlplane.ManagerOptions{Binary: binary, Kubeconfig: kubeconfig, LogPath: logPath,
-		Observable: true, Args: []string{"--admission=" + mode}})
+		Observable: true, Args: append([]string{"--admission=" + mode}, flags...)})
 	if err != nil {
 		t.Fatal(err)
 	}
