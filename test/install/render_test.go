@@ -244,6 +244,9 @@ var renderings = []rendering{
 	{name: "kustomize config-default with the workload-kinds component", render: func(t *testing.T) []*unstructured.Unstructured {
 		return kustomizeOverlay(t, "config/default", workloadKindsComponent)
 	}, certMode: "self-managed"},
+	{name: "kustomize config-default with the namespace-exclusions component", render: func(t *testing.T) []*unstructured.Unstructured {
+		return kustomizeOverlay(t, "config/default", namespaceExclusionsComponent)
+	}, certMode: "self-managed"},
 	{name: "helm default values", render: func(t *testing.T) []*unstructured.Unstructured {
 		return helmTemplate(t, nil)
 	}, certMode: "self-managed"},

@@ -53,3 +53,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- .Values.admission -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The namespaces Outrigger leaves alone, comma-separated: kube-system, webhook.namespaceExclusions and the release
+namespace. The mutating webhook's namespaceSelector and the manager's --excluded-namespaces (the reconcilers, the
+status and the admission policies) both take them from here, so that no mode injects where another does not; the
+manager and the policies always leave kube-system and the release namespace out, so the webhook does too. */}}
+{{- define "outrigger.namespaceExclusions" -}}
+{{- $exclusions := list "kube-system" -}}
+{{- range .Values.webhook.namespaceExclusions -}}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" (toString .)) -}}
+{{- fail (printf "webhook.namespaceExclusions: %q is not a namespace name: list the names of namespaces, such as monitoring" (toString .)) -}}
+{{- end -}}
+{{- $exclusions = append $exclusions (toString .) -}}
+{{- end -}}
+{{- append $exclusions .Release.Namespace | uniq | join "," -}}
+{{- end -}}
