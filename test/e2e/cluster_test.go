@@ -38,7 +38,9 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // The images of the local cluster (hack/e2e/images.sh): Debian's static busybox, imported under two tags so that
@@ -332,7 +334,7 @@ func (k *cluster) createProfile(t *testing.T, ns, name string, spec v1alpha1.Sid
 }
 
 // waitObserved waits until Outrigger's status describes the profile's current generation and, in policy mode,
-// until the apiserver gives new workloads the profile's current spec (waitAdmits); it returns the profile.
+// until the apiserver gives new workloads what the profile now gives them (waitAdmits); it returns the profile.
 func (k *cluster) waitObserved(t *testing.T, p *v1alpha1.SidecarProfile) *v1alpha1.SidecarProfile {
 	t.Helper()
 	got := &v1alpha1.SidecarProfile{}
@@ -351,43 +353,79 @@ func (k *cluster) waitObserved(t *testing.T, p *v1alpha1.SidecarProfile) *v1alph
 
 // waitAdmits waits until the apiserver runs the profile's admission policies: until a server-side dry-run create
 // of a workload of each kind the profile selects (of those a probe is made for here), labelled to match its
-// selector, comes back with the profile's sidecars and its injection record at the revision of its current spec.
-// A policy the manager stored is not yet a policy the apiserver's admission runs: the apiserver reads policies
-// through an informer and compiles them, so a workload created right after the profile could miss its sidecars.
-// The revision is the current spec's: what new workloads get from a new profile, or from a change that reaches
-// new workloads at once.
+// selector, comes back as the profile gives new workloads now (admitted): with the sidecars and the injection
+// record of that revision, or without the profile when it gives none. A policy the manager stored is not yet a
+// policy the apiserver's admission runs: the apiserver reads policies through an informer and compiles them, so a
+// workload created right after the profile could miss its sidecars.
 func (k *cluster) waitAdmits(t *testing.T, p *v1alpha1.SidecarProfile) {
 	t.Helper()
 	labels, err := matchingLabels(p.Spec.Selector)
 	if err != nil {
 		t.Fatalf("SidecarProfile %s: no probe workload matches its selector: %v", p.Name, err)
 	}
-	revision, start := inject.Revision(&p.Spec), time.Now()
-	var want []string
-	for _, s := range p.Spec.Sidecars {
-		want = append(want, s.Name)
-	}
-	for _, kind := range []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindJob, v1alpha1.KindCronJob,
+	start := time.Now()
+	for _, name := range []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindJob, v1alpha1.KindCronJob,
 		v1alpha1.KindStatefulSet, v1alpha1.KindDaemonSet} {
-		if !p.Spec.SelectsKind(kind) {
+		if !p.Spec.SelectsKind(name) {
 			continue
 		}
-		waitFor(t, 60*time.Second, fmt.Sprintf("the apiserver to give a new %s SidecarProfile %s's sidecars %v at revision %s",
-			kind, p.Name, want, revision), func(ctx context.Context) (bool, string, error) {
-			obj, tmpl := probeWorkload(kind, p.Namespace, labels)
-			if err := k.Create(ctx, obj, client.DryRunAll); err != nil {
-				return false, "dry-run create: " + err.Error(), nil
-			}
-			got, hash := sidecarNames(&tmpl.Spec), injectedHash(t, tmpl.Annotations, p.Name)
-			ok := hash == revision
-			for _, name := range want {
-				ok = ok && slices.Contains(got, name)
-			}
-			return ok, fmt.Sprintf("the dry-run %s has native sidecars %v and records the profile at revision %q", kind, got, hash), nil
-		})
+		kind, _ := workload.ByName(name)
+		waitFor(t, 60*time.Second, fmt.Sprintf("the apiserver to give a new %s what SidecarProfile %s gives new workloads", name, p.Name),
+			func(ctx context.Context) (bool, string, error) {
+				want, err := k.admitted(ctx, p, kind)
+				if err != nil {
+					return false, err.Error(), nil
+				}
+				obj, tmpl := probeWorkload(name, p.Namespace, labels)
+				if err := k.Create(ctx, obj, client.DryRunAll); err != nil {
+					return false, "dry-run create: " + err.Error(), nil
+				}
+				got, hash := sidecarNames(&tmpl.Spec), injectedHash(t, tmpl.Annotations, p.Name)
+				ok := hash == want.revision
+				for _, s := range want.sidecars {
+					ok = ok && slices.Contains(got, s)
+				}
+				return ok, fmt.Sprintf("want %s; the dry-run %s has native sidecars %v and records the profile at revision %q", want, name, got, hash), nil
+			})
 	}
-	t.Logf("the apiserver runs the policies of SidecarProfile %s (revision %s) %v after Outrigger observed it", p.Name,
-		revision, time.Since(start).Round(time.Millisecond))
+	t.Logf("the apiserver runs the policies of SidecarProfile %s %v after Outrigger observed it", p.Name,
+		time.Since(start).Round(time.Millisecond))
+}
+
+// admission is what a new workload gets from a profile: the revision its injection record names ("" for none of
+// the profile's sidecars) and the sidecars of that revision.
+type admission struct {
+	revision string
+	sidecars []string
+}
+
+func (a admission) String() string {
+	if a.revision == "" {
+		return "no sidecars of the profile"
+	}
+	return fmt.Sprintf("sidecars %v at revision %s", a.sidecars, a.revision)
+}
+
+// admitted is what the policies compiled from the profile as it is now give a new workload of the kind. The
+// manager compiles the spec catalog.AdmissionSpec returns, which is asked here too, so that which revision a new
+// workload gets is decided in one place: the current spec's, for a new profile or a change that reaches new
+// workloads at once; the stable one's while a rollout in waves has a wave left to open, as a new workload's place
+// in the order is unknown at admission (revision.Unranked).
+func (k *cluster) admitted(ctx context.Context, p *v1alpha1.SidecarProfile, kind workload.Kind) (admission, error) {
+	now := &v1alpha1.SidecarProfile{}
+	if err := k.Get(ctx, client.ObjectKeyFromObject(p), now); err != nil {
+		return admission{}, err
+	}
+	// A SidecarProfile's revisions are kept in its own namespace: the catalog needs no RevisionNamespace.
+	spec := catalog.Catalog{Reader: k.WithWatch}.AdmissionSpec(ctx, now, kind.Immutable)
+	if spec == nil {
+		return admission{}, nil
+	}
+	a := admission{revision: inject.Revision(spec)}
+	for _, s := range spec.Sidecars {
+		a.sidecars = append(a.sidecars, s.Name)
+	}
+	return a, nil
 }
 
 // matchingLabels are labels that the selector selects: its matchLabels, and for each expression a value it takes.
