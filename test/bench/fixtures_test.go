@@ -33,6 +33,7 @@ const (
 	setFixedPatch  = "fixedpatch"  // created through a webhook answering a precomputed sidecar patch
 	setAdmission   = "admission"   // created with a profile selecting them: admission with injection
 	setPolicy      = "policy"      // created through the MutatingAdmissionPolicy compiled from that profile
+	setFloor       = "floor"       // created through a one-operation MutatingAdmissionPolicy
 	setBare        = "bare"        // injected and cleaned up by the bare client
 	setOutrigger   = "outrigger"   // injected and cleaned up by Outrigger
 )

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -116,31 +117,35 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 	noop, err := startNoopWebhook(s.env.WebhookInstallOptions.LocalServingCertDir, s.env.WebhookInstallOptions.LocalServingHost, fixed)
 	s.must(err)
 	defer noop.stop()
-	compiled := admissionPolicy(s.b)
+	compiled, floor := admissionPolicy(s.b), floorPolicy()
 	half := s.n / 2
 	for round := range 2 {
 		s.stopManager()
 		s.setWebhook(ctx, nil)
 		s.waitWebhook(ctx, false)
 		s.logf("admission: creating %d Deployments without a webhook", half)
-		r.Without += s.timeCreate(ctx, setControl, round*half, half)
+		r.Without.add(s.timeCreate(ctx, setControl, round*half, half))
 		s.logf("admission: creating %d Deployments that carry the sidecar already, without a webhook", half)
-		r.PreInjected += s.timeCreatePreInjected(ctx, round*half, half)
+		r.PreInjected.add(s.timeCreatePreInjected(ctx, round*half, half))
 
-		s.setPolicy(ctx, compiled)
-		s.logf("admission: creating %d Deployments through Outrigger's MutatingAdmissionPolicy, the manager stopped", half)
-		r.Policy += s.timeCreate(ctx, setPolicy, round*half, half)
-		s.setPolicy(ctx, policy.Compiled{})
+		s.withPolicy(ctx, compiled, setPolicy, injectedNow, func() {
+			s.logf("admission: creating %d Deployments through Outrigger's MutatingAdmissionPolicy, the manager stopped", half)
+			r.Policy.add(s.timeCreate(ctx, setPolicy, round*half, half))
+		})
+		s.withPolicy(ctx, floor, setFloor, markedByFloor, func() {
+			s.logf("admission: creating %d Deployments through a one-operation MutatingAdmissionPolicy", half)
+			r.Floor.add(s.timeCreate(ctx, setFloor, round*half, half))
+		})
 
 		s.setWebhook(ctx, noop.configuration(outriggers, noop.url))
 		s.waitWebhook(ctx, false)
 		s.logf("admission: creating %d Deployments with a no-op webhook", half)
-		r.Noop += s.timeCreate(ctx, setNoop, round*half, half)
+		r.Noop.add(s.timeCreate(ctx, setNoop, round*half, half))
 
 		s.setWebhook(ctx, noop.configuration(outriggers, noop.fixedURL))
 		s.waitWebhook(ctx, true)
 		s.logf("admission: creating %d Deployments with a webhook answering a precomputed sidecar patch", half)
-		r.FixedPatch += s.timeCreate(ctx, setFixedPatch, round*half, half)
+		r.FixedPatch.add(s.timeCreate(ctx, setFixedPatch, round*half, half))
 
 		s.startManager(ctx)
 		s.idle(ctx, 0) // it lists and reconciles what exists before the round is timed
@@ -150,7 +155,7 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		before, err := s.mgr.Metrics()
 		s.must(err)
 		done := s.profileCPU(fmt.Sprintf("admission%d", round))
-		r.With += s.timeCreate(ctx, setAdmission, round*half, half)
+		r.With.add(s.timeCreate(ctx, setAdmission, round*half, half))
 		done()
 		after, err := s.mgr.Metrics()
 		s.must(err)
@@ -180,28 +185,64 @@ func admissionPolicy(b *testing.B) policy.Compiled {
 	return cs[0]
 }
 
-// setPolicy writes the compiled policy and binding and waits until the apiserver runs them; the zero Compiled
-// deletes them and waits until it no longer does.
-func (s *scale) setPolicy(ctx context.Context, c policy.Compiled) {
-	active := c.Policy != nil
-	if active {
-		s.must(s.c.Create(ctx, c.Policy.DeepCopy()))
-		s.must(s.c.Create(ctx, c.Binding.DeepCopy()))
-	} else {
-		name := policy.Name(workload.Deployment)
-		s.must(s.c.Delete(ctx, &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}))
-		s.must(s.c.Delete(ctx, &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}}))
-	}
+// withPolicy runs do while a policy and its binding are in place: it writes them, waits until the apiserver runs
+// them, and after do deletes them and waits until it no longer does. Dry-run creates of the set's Deployments
+// show it; took says whether the policy changed one.
+func (s *scale) withPolicy(ctx context.Context, c policy.Compiled, set string, took func(*appsv1.Deployment) bool, do func()) {
+	s.must(s.c.Create(ctx, c.Policy.DeepCopy()))
+	s.must(s.c.Create(ctx, c.Binding.DeepCopy()))
+	s.waitPolicy(ctx, c.Policy.Name, set, took, true)
+	do()
+	s.must(s.c.Delete(ctx, c.Binding.DeepCopy()))
+	s.must(s.c.Delete(ctx, c.Policy.DeepCopy()))
+	s.waitPolicy(ctx, c.Policy.Name, set, took, false)
+}
+
+// waitPolicy waits until dry-run creates of a set's Deployments are (active) or are no longer changed by a policy.
+func (s *scale) waitPolicy(ctx context.Context, name, set string, took func(*appsv1.Deployment) bool, active bool) {
 	for i := range 300 {
-		d := deployment(setPolicy, 90000+i, 1)
-		d.Name = fmt.Sprintf("policy-probe-%v-%d", active, i)
+		d := deployment(set, 90000+i, 1)
+		d.Name = fmt.Sprintf("%s-probe-%v-%d", set, active, i)
 		s.must(s.c.Create(ctx, d, client.DryRunAll))
-		if (len(d.Spec.Template.Spec.InitContainers) > 0) == active {
+		if took(d) == active {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.b.Fatalf("the policy change did not take effect (want active=%v)", active)
+	s.b.Fatalf("the policy %s did not take effect (want active=%v)", name, active)
+}
+
+func injectedNow(d *appsv1.Deployment) bool { return len(d.Spec.Template.Spec.InitContainers) > 0 }
+
+// floorAnnotation is what the one-operation policy adds.
+const floorAnnotation = "bench.outrigger.dev/floor"
+
+func markedByFloor(d *appsv1.Deployment) bool { return d.Annotations[floorAnnotation] != "" }
+
+// floorPolicy is the least a MutatingAdmissionPolicy can do: one JSON patch operation, a constant annotation on
+// the Deployment itself, no variable and no match condition. What it costs over no admission at all is the
+// apiserver's own price of mutating an object by policy, whatever the policy computes; Outrigger's policy is
+// measured against it.
+func floorPolicy() policy.Compiled {
+	const name = "bench-floor"
+	p := &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{setLabel: setFloor}},
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}},
+				}}},
+			},
+			Mutations: []admissionregistrationv1.Mutation{{PatchType: admissionregistrationv1.PatchTypeJSONPatch,
+				JSONPatch: &admissionregistrationv1.JSONPatch{
+					Expression: `[JSONPatch{op: "add", path: "/metadata/annotations", value: {"` + floorAnnotation + `": "true"}}]`}}},
+			FailurePolicy:      ptr.To(admissionregistrationv1.Fail),
+			ReinvocationPolicy: admissionregistrationv1.IfNeededReinvocationPolicy,
+		}}
+	b := &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: name}}
+	return policy.Compiled{Policy: p, Binding: b}
 }
 
 // setWebhook replaces the mutating webhook configuration (nil: none).
@@ -217,7 +258,7 @@ func (s *scale) setWebhook(ctx context.Context, c *admissionregistrationv1.Mutat
 
 // timeCreatePreInjected times creating Deployments as they are after injection (as `outrigger inject` renders
 // them for a GitOps repository): what storing the bigger object costs, without any webhook call.
-func (s *scale) timeCreatePreInjected(ctx context.Context, from, n int) time.Duration {
+func (s *scale) timeCreatePreInjected(ctx context.Context, from, n int) cost {
 	spec := admissionProfile().Spec
 	profiles := []inject.Profile{{Ref: admissionRef, Spec: &spec.SidecarProfileSpec}}
 	ds := make([]*appsv1.Deployment, n)
@@ -227,15 +268,15 @@ func (s *scale) timeCreatePreInjected(ctx context.Context, from, n int) time.Dur
 		s.must(err)
 		ds[i].Spec.Template = *res.Template
 	}
-	start := time.Now()
-	s.must(parallel(ctx, n, createWorkers, func(ctx context.Context, i int) error { return s.c.Create(ctx, ds[i]) }))
-	return time.Since(start)
+	return costOf(func() {
+		s.must(parallel(ctx, n, createWorkers, func(ctx context.Context, i int) error { return s.c.Create(ctx, ds[i]) }))
+	})
 }
 
-func (s *scale) timeCreate(ctx context.Context, set string, from, n int) time.Duration {
-	start := time.Now()
-	s.must(createWorkloads(ctx, s.c, workload.Deployment, set, from, n, namespaces, createWorkers))
-	return time.Since(start)
+func (s *scale) timeCreate(ctx context.Context, set string, from, n int) cost {
+	return costOf(func() {
+		s.must(createWorkloads(ctx, s.c, workload.Deployment, set, from, n, namespaces, createWorkers))
+	})
 }
 
 // waitObserved waits until the manager has seen a cluster profile (its status names its generation).
@@ -297,7 +338,7 @@ func (s *scale) countInjectedAtCreation(ctx context.Context, set string) int {
 // cleanUpAdmission deletes what the admission measurement made, so that it weighs on nothing after.
 func (s *scale) cleanUpAdmission(ctx context.Context) {
 	for i := range namespaces {
-		for _, set := range []string{setControl, setPreInjected, setNoop, setFixedPatch, setAdmission, setPolicy} {
+		for _, set := range []string{setControl, setPreInjected, setNoop, setFixedPatch, setAdmission, setPolicy, setFloor} {
 			s.must(s.c.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(namespaceName(i)), client.MatchingLabels{setLabel: set}))
 		}
 	}
