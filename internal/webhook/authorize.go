@@ -3,23 +3,20 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/outrigger-dev/outrigger/internal/admission/authorship"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // The webhook asks the apiserver whether a profile's author may change the workloads the profile reaches.
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
-
-// workloadVerbs are the verbs that change an existing workload's pod template: a profile does exactly that (the
-// reconciler patches, the webhook rewrites updates), so its author must hold both.
-var workloadVerbs = []string{"update", "patch"}
 
 // Authorizer refuses a profile whose author could not make its change themselves: a profile rewrites the pod
 // templates of the workloads it selects, with Outrigger's permissions, so without this check anyone allowed to
@@ -57,7 +54,7 @@ func (a Authorizer) Check(ctx context.Context, user authenticationv1.UserInfo, p
 		if !p.ProfileSpec().SelectsKind(kind.Name) {
 			continue
 		}
-		for _, verb := range workloadVerbs {
+		for _, verb := range authorship.Verbs {
 			review := subjectAccessReview(user, verb, kind, p.GetNamespace())
 			if err := a.Client.Create(ctx, review); err != nil {
 				return "", fmt.Errorf("asking the apiserver whether %s may %s %s: %w", describeUser(user), verb, kind.GroupResource(), err)
@@ -113,44 +110,24 @@ func reason(st authorizationv1.SubjectAccessReviewStatus) string {
 	return st.Reason
 }
 
-// denial names the user, the verbs, the resources and the namespace, and the grant that would allow the profile.
+// denial names the user, the verbs, the resources and the namespace, and the grant that would allow the profile
+// (in authorship.Denial's words, which the admission policies of policy mode use too).
 func denial(user authenticationv1.UserInfo, p selection.Profile, missing []missingGrant) string {
-	var what, reasons, resources []string
-	seen := map[string]bool{}
+	var grants []authorship.Missing
+	var reasons []string
 	for _, m := range missing {
-		what = append(what, m.Verb+" "+m.Kind.GroupResource().String())
-		if m.Reason != "" && !seen["reason/"+m.Reason] {
-			seen["reason/"+m.Reason] = true
+		grants = append(grants, authorship.Missing{Verb: m.Verb, Resource: m.Kind.GroupResource().String()})
+		if m.Reason != "" && !slices.Contains(reasons, m.Reason) {
 			reasons = append(reasons, m.Reason)
 		}
-		if !seen[m.Kind.GroupResource().String()] {
-			seen[m.Kind.GroupResource().String()] = true
-			resources = append(resources, m.Kind.GroupResource().String())
-		}
 	}
-	rules := fmt.Sprintf("verbs update and patch on %s", strings.Join(resources, ", "))
-	var msg string
+	namespace := ""
 	if ns := p.GetNamespace(); ns != "" {
-		msg = fmt.Sprintf("%s may not %s in namespace %q, and a SidecarProfile rewrites the pod templates of the workloads it selects there: "+
-			"a profile cannot change what its author could not. To allow it, bind the user in namespace %q (a RoleBinding) to a Role or ClusterRole with %s "+
-			"(the built-in edit and admin ClusterRoles have them), or limit spec.workloadKinds to kinds the user may change",
-			describeUser(user), strings.Join(what, ", "), ns, ns, rules)
-	} else {
-		msg = fmt.Sprintf("%s may not %s in every namespace (cluster-wide), and a ClusterSidecarProfile rewrites the pod templates of the workloads it selects in any namespace, "+
-			"including namespaces created or labelled later: a profile cannot change what its author could not. To allow it, bind the user with a ClusterRoleBinding to a ClusterRole with %s "+
-			"(cluster-admin has them; rights in some namespaces are not enough), use a SidecarProfile in each namespace instead, or limit spec.workloadKinds to kinds the user may change everywhere",
-			describeUser(user), strings.Join(what, ", "), rules)
+		namespace = authorship.Quote(ns)
 	}
-	if len(reasons) > 0 {
-		msg += " (the authorizer said: " + strings.Join(reasons, "; ") + ")"
-	}
-	return msg
+	return authorship.Denial(describeUser(user), namespace, grants, reasons)
 }
 
-// describeUser names the user as the apiserver knows them, and their groups, which RBAC bindings may name too.
 func describeUser(user authenticationv1.UserInfo) string {
-	if len(user.Groups) == 0 {
-		return fmt.Sprintf("user %q", user.Username)
-	}
-	return fmt.Sprintf("user %q (groups %s)", user.Username, strings.Join(user.Groups, ", "))
+	return authorship.DescribeUser(user.Username, user.Groups)
 }
