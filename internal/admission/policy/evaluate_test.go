@@ -1,0 +1,114 @@
+package policy
+
+import (
+	"context"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
+	vap "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/cel/environment"
+)
+
+// request is one admission request, as a ValidatingAdmissionPolicy sees it.
+type request struct {
+	op            admission.Operation
+	object, old   runtime.Object
+	gvr           schema.GroupVersionResource
+	namespace     string
+	user          user.Info
+	namespaceObj  *corev1.Namespace
+	authorization authorizer.Authorizer // nil: every check is denied
+}
+
+// evaluate runs a ValidatingAdmissionPolicy the way the apiserver's ValidatingAdmissionPolicy plugin does
+// (k8s.io/apiserver, validating.compilePolicy and Validator.Validate): the same CEL environment, variables,
+// matchConditions, messageExpressions and cost budget. It returns the message of every validation that failed,
+// and whether the matchConditions matched at all; an evaluation error fails the test.
+func evaluate(t *testing.T, p *admissionregistrationv1.ValidatingAdmissionPolicy, r request) (failed []string, matched bool) {
+	t.Helper()
+	decls := plugincel.OptionalVariableDeclarations{HasAuthorizer: true}
+	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars []plugincel.NamedExpressionAccessor
+	for _, v := range p.Spec.Variables {
+		vars = append(vars, &vap.Variable{Name: v.Name, Expression: v.Expression})
+	}
+	compiler.CompileAndStoreVariables(vars, decls, environment.StoredExpressions)
+	var conds, validations, messages []plugincel.ExpressionAccessor
+	for i := range p.Spec.MatchConditions {
+		conds = append(conds, (*matchconditions.MatchCondition)(&p.Spec.MatchConditions[i]))
+	}
+	for _, v := range p.Spec.Validations {
+		validations = append(validations, &vap.ValidationCondition{Expression: v.Expression, Message: v.Message, Reason: v.Reason})
+		var m plugincel.ExpressionAccessor
+		if v.MessageExpression != "" {
+			m = &vap.MessageExpressionCondition{MessageExpression: v.MessageExpression}
+		}
+		messages = append(messages, m)
+	}
+	var matcher matchconditions.Matcher
+	if len(conds) > 0 {
+		matcher = matchconditions.NewMatcher(compiler.CompileCondition(conds, decls, environment.StoredExpressions), p.Spec.FailurePolicy, "policy", "validate", p.Name)
+	}
+	v := vap.NewValidator(
+		compiler.CompileCondition(validations, decls, environment.StoredExpressions), matcher,
+		compiler.CompileCondition(nil, decls, environment.StoredExpressions),
+		compiler.CompileCondition(messages, plugincel.OptionalVariableDeclarations{}, environment.StoredExpressions),
+		p.Spec.FailurePolicy, nil)
+
+	gvk := r.object.GetObjectKind().GroupVersionKind()
+	attr := admission.NewAttributesRecord(r.object, r.old, gvk, r.namespace, "", r.gvr, "", r.op, nil, false, r.user)
+	va := &admission.VersionedAttributes{Attributes: attr, VersionedKind: gvk}
+	va.VersionedObject.Set(r.object)
+	if r.old != nil {
+		va.VersionedOldObject.Set(r.old)
+	}
+	authz := r.authorization
+	if authz == nil {
+		authz = authorizer.AuthorizerFunc(func(context.Context, authorizer.Attributes) (authorizer.Decision, string, error) {
+			return authorizer.DecisionNoOpinion, "", nil
+		})
+	}
+	res := v.Validate(context.Background(), r.gvr, va, nil, r.namespaceObj, celconfig.RuntimeCELCostBudget, authz)
+	if len(res.Decisions) == 0 {
+		return nil, false
+	}
+	for _, d := range res.Decisions {
+		switch d.Evaluation {
+		case vap.EvalError:
+			t.Fatalf("policy %s: evaluation error: %s", p.Name, d.Message)
+		case vap.EvalDeny:
+			failed = append(failed, d.Message)
+		}
+	}
+	return failed, true
+}
+
+// unstructuredOf is obj as the apiserver hands a policy a custom resource or a typed object: its JSON form.
+func unstructuredOf(t *testing.T, obj runtime.Object, gvk schema.GroupVersionKind) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	return u
+}
+
+func namespaceObject(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
