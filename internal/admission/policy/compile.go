@@ -54,10 +54,11 @@ type Options struct {
 	ManagerUser string
 }
 
-// Compiled is a kind's policy and its binding.
+// Compiled is a kind's policy and its binding, and the policy that warns of the profiles it skips (warnings).
 type Compiled struct {
-	Policy  *admissionregistrationv1.MutatingAdmissionPolicy
-	Binding *admissionregistrationv1.MutatingAdmissionPolicyBinding
+	Policy   *admissionregistrationv1.MutatingAdmissionPolicy
+	Binding  *admissionregistrationv1.MutatingAdmissionPolicyBinding
+	Warnings Validating
 }
 
 // Labels on everything the compiler writes, so the manager finds (and prunes) its own.
@@ -165,7 +166,11 @@ func compileOne(kind workload.Kind, name string, placed []Profile, namespaces *m
 		ObjectMeta: meta,
 		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: p.Name},
 	}
-	return Compiled{Policy: p, Binding: b}, nil
+	w, err := c.warnings(p)
+	if err != nil {
+		return Compiled{}, err
+	}
+	return Compiled{Policy: p, Binding: b, Warnings: w}, nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -267,21 +272,7 @@ func (c compiler) placed(i int) string { return fmt.Sprintf("variables.p%d", i) 
 
 // variables: the template and what the guards read, then whether each profile is placed, then what is placed.
 func (c compiler) variables() ([]admissionregistrationv1.Variable, error) {
-	claims := "[]"
-	if c.kind.ClaimTemplatesPath != "" {
-		claims = fieldPath("object", c.kind.ClaimTemplatesPath)
-		claims = strings.Replace(claims, "object.spec.", "object.spec.?", 1) + ".orValue([]).map(t, t.metadata.name)"
-	}
-	vars := []admissionregistrationv1.Variable{
-		{Name: "tmpl", Expression: fieldPath("object", c.kind.TemplatePath)},
-		{Name: "labels", Expression: "object.metadata.?labels.orValue({})"},
-		{Name: "nsLabels", Expression: "namespaceObject.metadata.?labels.orValue({})"},
-		{Name: "apps", Expression: c.tmpl + ".spec.?containers.orValue([])"},
-		{Name: "names", Expression: c.tmpl + ".spec.?initContainers.orValue([]).map(x, x.name) + variables.apps.map(x, x.name) + " +
-			c.tmpl + ".spec.?ephemeralContainers.orValue([]).map(x, x.name)"},
-		{Name: "podVolumes", Expression: c.tmpl + ".spec.?volumes.orValue([]).map(x, x.name)"},
-		{Name: "volumes", Expression: "variables.podVolumes + " + claims},
-	}
+	vars := c.templateVariables()
 	placement, err := c.placement()
 	if err != nil {
 		return nil, err
@@ -311,6 +302,26 @@ func (c compiler) variables() ([]admissionregistrationv1.Variable, error) {
 		admissionregistrationv1.Variable{Name: "annotation", Expression: `'{"profiles":[' + variables.record.join(",") + ']}'`},
 	)
 	return vars, nil
+}
+
+// templateVariables: the pod template, the labels of the workload and its namespace, and the names the pod's
+// containers and volumes take (a StatefulSet's volumeClaimTemplates' too).
+func (c compiler) templateVariables() []admissionregistrationv1.Variable {
+	claims := "[]"
+	if c.kind.ClaimTemplatesPath != "" {
+		claims = fieldPath("object", c.kind.ClaimTemplatesPath)
+		claims = strings.Replace(claims, "object.spec.", "object.spec.?", 1) + ".orValue([]).map(t, t.metadata.name)"
+	}
+	return []admissionregistrationv1.Variable{
+		{Name: "tmpl", Expression: fieldPath("object", c.kind.TemplatePath)},
+		{Name: "labels", Expression: "object.metadata.?labels.orValue({})"},
+		{Name: "nsLabels", Expression: "namespaceObject.metadata.?labels.orValue({})"},
+		{Name: "apps", Expression: c.tmpl + ".spec.?containers.orValue([])"},
+		{Name: "names", Expression: c.tmpl + ".spec.?initContainers.orValue([]).map(x, x.name) + variables.apps.map(x, x.name) + " +
+			c.tmpl + ".spec.?ephemeralContainers.orValue([]).map(x, x.name)"},
+		{Name: "podVolumes", Expression: c.tmpl + ".spec.?volumes.orValue([]).map(x, x.name)"},
+		{Name: "volumes", Expression: "variables.podVolumes + " + claims},
+	}
 }
 
 // FromProfile is a profile as the policies carry it, with the spec of the revision a new workload gets (nil for
