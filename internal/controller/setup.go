@@ -106,7 +106,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 	}
 	if o.Policies != nil {
 		s.policies = &admissioncontroller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Catalog: s.cat,
-			Kinds: s.served, Options: o.Policies.Options, Owner: o.Policies.Owner}
+			Kinds: s.served, Known: o.Known(), Options: o.Policies.Options, Owner: o.Policies.Owner}
 		if err := s.policies.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
@@ -19,6 +18,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	admissioncontroller "github.com/outrigger-dev/outrigger/internal/controller/admission"
 )
 
 // Admission modes (--admission).
@@ -98,7 +98,10 @@ func whoAmI(ctx context.Context, cfg *rest.Config) (string, error) {
 }
 
 // policiesLeftBehind deletes, in webhook mode, the admission policies and bindings a manager in policy mode
-// wrote: left, they would keep injecting revisions nothing updates any more. Once, by the leader, at start.
+// wrote: left, the mutating ones would keep injecting revisions nothing updates any more, and the validating
+// ones would keep checking profiles with a list of kinds nothing updates. Once, by the leader, at start. Only where
+// the apiserver serves MutatingAdmissionPolicies, which policy mode needs: an older apiserver (1.29 serves no
+// admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies) is never asked for what it does not serve.
 func policiesLeftBehind(cfg *rest.Config) ctrlmanager.Runnable {
 	return ctrlmanager.RunnableFunc(func(ctx context.Context) error {
 		if served, err := servesPolicies(cfg); err != nil || !served {
@@ -108,17 +111,7 @@ func policiesLeftBehind(cfg *rest.Config) ctrlmanager.Runnable {
 		if err != nil {
 			return err
 		}
-		mine := client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}
-		var bindings admissionregistrationv1.MutatingAdmissionPolicyBindingList
-		var policies admissionregistrationv1.MutatingAdmissionPolicyList
-		err = errors.Join(c.List(ctx, &bindings, mine), c.List(ctx, &policies, mine))
-		var left []client.Object
-		for i := range bindings.Items {
-			left = append(left, &bindings.Items[i])
-		}
-		for i := range policies.Items {
-			left = append(left, &policies.Items[i])
-		}
+		left, err := admissioncontroller.Mine(ctx, c)
 		for _, obj := range left {
 			err = errors.Join(err, client.IgnoreNotFound(c.Delete(ctx, obj)))
 		}

@@ -80,6 +80,11 @@ var allowedRBAC = map[string]allowedRole{
 		{groups: list("admissionregistration.k8s.io"), resources: list("mutatingadmissionpolicies", "mutatingadmissionpolicybindings"),
 			verbs: list("get", "list", "watch", "create", "patch", "delete"),
 			why:   "--admission=policy compiles the profiles into MutatingAdmissionPolicies and bindings, applied server-side, put back when edited and pruned when no profile needs them; only those labelled managed-by outrigger are cached"},
+		{groups: list("admissionregistration.k8s.io"), resources: list("validatingadmissionpolicies", "validatingadmissionpolicybindings"),
+			verbs: list("get", "list", "watch", "create", "patch", "delete"),
+			why: "--admission=policy has the apiserver check profiles itself (known workloadKinds, selector syntax, the author's update and patch rights, with the CEL authorizer) " +
+				"and warn of the profiles a workload's names kept out: ValidatingAdmissionPolicies and bindings, applied server-side, put back when edited and pruned in webhook mode; " +
+				"only those labelled managed-by outrigger are cached. A validating policy can refuse requests but change nothing"},
 		{groups: list("apiextensions.k8s.io"), resources: list("customresourcedefinitions"), verbs: readOnly,
 			why: "a kind whose CRD is not installed yet (Argo Rollouts) is served once its CRD appears, without a restart"},
 		{groups: list("batch"), resources: list("jobs"), verbs: readOnly,

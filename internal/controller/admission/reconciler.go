@@ -1,7 +1,10 @@
-// Package admission keeps the MutatingAdmissionPolicies and bindings that internal/admission/policy compiles
-// from the profiles current: for each served workload kind, one per namespace with SidecarProfiles and one for
-// the others. They are written when a profile changes (its spec, or its rollout, which changes the revision new
-// workloads get), put back when someone edits or deletes one, and pruned when no profile needs them.
+// Package admission keeps the admission policies that internal/admission/policy compiles current: the
+// MutatingAdmissionPolicies and bindings of the profiles, for each served workload kind one per namespace with
+// SidecarProfiles and one for the others, each with the ValidatingAdmissionPolicy that warns of the profiles it
+// skipped; and the ValidatingAdmissionPolicies that check profiles (their workloadKinds, their selectors, their
+// author's rights), which the apiserver runs whether the manager is up or not. They are written when a profile
+// changes (its spec, or its rollout, which changes the revision new workloads get), put back when someone edits
+// or deletes one, and pruned when no profile needs them.
 package admission
 
 import (
@@ -14,6 +17,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -37,6 +41,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;patch;delete
 
 // FieldOwner is the field manager of Outrigger's writes to its policies.
 const FieldOwner = "outrigger"
@@ -49,7 +54,10 @@ type Reconciler struct {
 	APIReader client.Reader
 	Catalog   catalog.Catalog
 	Kinds     *workload.Set
-	Options   policy.Options
+	// Known are the kinds a profile may list (the built-in ones and the configured ones, served or not), which
+	// the profile checks are compiled for; nil means the built-in ones.
+	Known   workload.Kinds
+	Options policy.Options
 	// Owner names the cluster-scoped object that owns what the reconciler writes, so that uninstalling
 	// Outrigger removes its policies with it: the ValidatingWebhookConfiguration for profiles, which every mode
 	// installs. Empty, or not found, means no owner.
@@ -72,6 +80,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	keep := map[string]bool{}
 	var keepKinds []string // kinds whose policies failed to compile keep what they have
 	var errs []error
+	for _, v := range policy.ProfileChecks(r.known()) {
+		keep[v.Policy.Name] = true
+		errs = append(errs, r.writeAll(ctx, v.Policy, v.Binding)...)
+	}
 	for _, kind := range r.Kinds.List() {
 		compiled, err := policy.Compile(kind, byImmutability[kind.Immutable], r.Options)
 		if err != nil {
@@ -81,12 +93,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 			continue
 		}
 		for _, c := range compiled {
-			keep[c.Policy.Name] = true
-			for _, obj := range []client.Object{c.Policy, c.Binding} {
-				if err := r.write(ctx, obj); err != nil {
-					errs = append(errs, err)
-				}
-			}
+			keep[c.Policy.Name] = true // and the warnings' policy, of the same name
+			errs = append(errs, r.writeAll(ctx, c.Policy, c.Binding, c.Warnings.Policy, c.Warnings.Binding)...)
 		}
 	}
 	kept := func(name string) bool {
@@ -96,6 +104,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		errs = append(errs, err)
 	}
 	return ctrl.Result{}, errors.Join(errs...)
+}
+
+func (r *Reconciler) known() workload.Kinds {
+	if r.Known == nil {
+		return workload.All
+	}
+	return r.Known
+}
+
+// writeAll writes each object, policies before their bindings, and returns what failed.
+func (r *Reconciler) writeAll(ctx context.Context, objs ...client.Object) []error {
+	var errs []error
+	for _, obj := range objs {
+		if err := r.write(ctx, obj); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // profiles are every profile not being deleted, at the revision new workloads get, for kinds with a mutable
@@ -185,39 +211,52 @@ func same(live, want client.Object) bool {
 		return equality.Semantic.DeepEqual(live.(*admissionregistrationv1.MutatingAdmissionPolicy).Spec, w.Spec)
 	case *admissionregistrationv1.MutatingAdmissionPolicyBinding:
 		return equality.Semantic.DeepEqual(live.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec, w.Spec)
+	case *admissionregistrationv1.ValidatingAdmissionPolicy:
+		return equality.Semantic.DeepEqual(live.(*admissionregistrationv1.ValidatingAdmissionPolicy).Spec, w.Spec)
+	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		return equality.Semantic.DeepEqual(live.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec, w.Spec)
 	}
 	return false
 }
 
 // prune deletes Outrigger's policies and bindings that are not kept.
 func (r *Reconciler) prune(ctx context.Context, keep func(string) bool) error {
-	mine := client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}
-	var policies admissionregistrationv1.MutatingAdmissionPolicyList
-	if err := r.List(ctx, &policies, mine); err != nil {
+	mine, err := Mine(ctx, r.Client)
+	if err != nil {
 		return err
 	}
-	var bindings admissionregistrationv1.MutatingAdmissionPolicyBindingList
-	if err := r.List(ctx, &bindings, mine); err != nil {
-		return err
-	}
-	var stale []client.Object
-	for i := range policies.Items {
-		if !keep(policies.Items[i].Name) {
-			stale = append(stale, &policies.Items[i])
+	for _, obj := range mine {
+		if keep(obj.GetName()) {
+			continue
 		}
-	}
-	for i := range bindings.Items {
-		if !keep(bindings.Items[i].Name) {
-			stale = append(stale, &bindings.Items[i])
-		}
-	}
-	for _, obj := range stale {
 		if err := r.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
 			return err
 		}
-		log.FromContext(ctx).Info("deleted an admission policy no profile needs", "name", obj.GetName())
+		log.FromContext(ctx).Info("deleted an admission policy no profile needs", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName())
 	}
 	return nil
+}
+
+// Mine lists Outrigger's admission policies and bindings, of every kind, bindings first (a binding without its
+// policy does nothing; a policy without its binding, the same).
+func Mine(ctx context.Context, c client.Reader) ([]client.Object, error) {
+	lists := []client.ObjectList{
+		&admissionregistrationv1.MutatingAdmissionPolicyBindingList{}, &admissionregistrationv1.ValidatingAdmissionPolicyBindingList{},
+		&admissionregistrationv1.MutatingAdmissionPolicyList{}, &admissionregistrationv1.ValidatingAdmissionPolicyList{},
+	}
+	var out []client.Object
+	for _, list := range lists {
+		if err := c.List(ctx, list, client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}); err != nil {
+			return nil, err
+		}
+		if err := meta.EachListItem(list, func(o runtime.Object) error {
+			out = append(out, o.(client.Object))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Placed reports whether one of Outrigger's policies still places the profile (its ProfilesAnnotation lists
@@ -244,7 +283,7 @@ func Placed(c client.Reader) func(context.Context, selection.Profile) (bool, err
 	}
 }
 
-// KindsChanged compiles again: a kind is served now that was not.
+// KindsChanged compiles again: a kind is served now that was not (or the manager starts).
 func (r *Reconciler) KindsChanged() {
 	select {
 	case r.kindsChanged <- event.GenericEvent{Object: &admissionregistrationv1.MutatingAdmissionPolicy{}}:
@@ -256,6 +295,8 @@ func (r *Reconciler) KindsChanged() {
 // and Outrigger's own policies and bindings (an edit or a deletion by hand is put back).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.kindsChanged = make(chan event.GenericEvent, 1)
+	// Once at start, profiles or not: the profile checks must be in place before the first profile is written.
+	r.KindsChanged()
 	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request { return []ctrl.Request{key} })
 	mine := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[policy.ManagedByLabel] == policy.ManagedBy
@@ -265,6 +306,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.ClusterSidecarProfile{}, all).
 		Watches(&admissionregistrationv1.MutatingAdmissionPolicy{}, all, mine).
 		Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, all, mine).
+		Watches(&admissionregistrationv1.ValidatingAdmissionPolicy{}, all, mine).
+		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, all, mine).
 		WatchesRawSource(source.Channel(r.kindsChanged, all)).
 		Complete(r)
 }
@@ -273,7 +316,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func CacheByObject() map[client.Object]cache.ByObject {
 	mine := labels.SelectorFromSet(labels.Set{policy.ManagedByLabel: policy.ManagedBy})
 	return map[client.Object]cache.ByObject{
-		&admissionregistrationv1.MutatingAdmissionPolicy{}:        {Label: mine},
-		&admissionregistrationv1.MutatingAdmissionPolicyBinding{}: {Label: mine},
+		&admissionregistrationv1.MutatingAdmissionPolicy{}:          {Label: mine},
+		&admissionregistrationv1.MutatingAdmissionPolicyBinding{}:   {Label: mine},
+		&admissionregistrationv1.ValidatingAdmissionPolicy{}:        {Label: mine},
+		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}: {Label: mine},
 	}
 }
