@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,7 +61,7 @@ var (
 	k8s    client.Client
 	mapper meta.RESTMapper
 	// warnings the apiserver sent back (unknown or duplicate fields, deprecated APIs): a rendering must cause none.
-	warnings = &warningCollector{}
+	warnings = &controlplane.Warnings{}
 )
 
 func TestMain(m *testing.M) {
@@ -94,25 +93,6 @@ func run(m *testing.M) int {
 	}
 	mapper = k8s.RESTMapper()
 	return m.Run()
-}
-
-type warningCollector struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, text)
-}
-
-func (w *warningCollector) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	msgs := w.msgs
-	w.msgs = nil
-	return msgs
 }
 
 // --- rendering ---
@@ -360,12 +340,12 @@ func apply(t *testing.T, obj *unstructured.Unstructured, dryRun bool) {
 		opts = append(opts, client.DryRunAll)
 	}
 	what := fmt.Sprintf("%s %s/%s (dry run %t)", obj.GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), dryRun)
-	warnings.take()
+	warnings.Take()
 	if err := k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), opts...); err != nil {
 		t.Errorf("server-side apply of %s: %v", what, err)
 		return
 	}
-	for _, w := range warnings.take() {
+	for _, w := range warnings.Take() {
 		t.Errorf("server-side apply of %s: warning: %s", what, w)
 	}
 }
