@@ -18,6 +18,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	admissioncontroller "github.com/outrigger-dev/outrigger/internal/controller/admission"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -46,6 +47,7 @@ func startManager(t *testing.T, mode string, flags ...string) *controlplane.Mana
 	}
 	t.Cleanup(func() {
 		_ = m.Stop()
+		deleteProfileChecks(t)
 		if t.Failed() {
 			t.Logf("manager log:\n%s", controlplane.Tail(logPath, 60))
 		}
@@ -148,8 +150,9 @@ func TestPolicyMode_InjectsWithTheManagerKilled(t *testing.T) {
 	}
 }
 
-// Switched back to webhook mode, the manager deletes the policies policy mode wrote: they would keep injecting
-// revisions nothing updates any more.
+// Switched back to webhook mode, the manager deletes the policies policy mode wrote: the mutating ones would keep
+// injecting revisions nothing updates any more, the validating ones checking profiles against a configuration
+// nothing updates.
 func TestWebhookMode_DeletesThePoliciesOfPolicyMode(t *testing.T) {
 	ctx := context.Background()
 	profile := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "switch"}}
@@ -163,10 +166,9 @@ func TestWebhookMode_DeletesThePoliciesOfPolicyMode(t *testing.T) {
 	})
 	m.Kill()
 	startManager(t, "webhook")
-	waitFor(t, "the policies and bindings to be deleted", func() bool {
-		var ps admissionregistrationv1.MutatingAdmissionPolicyList
-		var bs admissionregistrationv1.MutatingAdmissionPolicyBindingList
-		return k8s.List(ctx, &ps) == nil && k8s.List(ctx, &bs) == nil && len(ps.Items) == 0 && len(bs.Items) == 0
+	waitFor(t, "the policies and bindings, mutating and validating, to be deleted", func() bool {
+		left, err := admissioncontroller.Mine(ctx, k8s)
+		return err == nil && len(left) == 0
 	})
 	if err := k8s.Delete(ctx, profile); err != nil {
 		t.Fatal(err)
