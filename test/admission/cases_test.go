@@ -2,7 +2,9 @@ package admission
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -12,23 +14,65 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/inject/injectcases"
 	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
 // TestPoliciesStoreWhatTheEngineStores: every case is created once through the compiled policies and once
-// pre-injected by the engine (what the webhook admits); the stored pod templates must be identical.
+// pre-injected by the engine (what the webhook admits); the stored pod templates must be identical. The engine's
+// own cases are checked together, so that the apiserver loads their policies once.
 func TestPoliciesStoreWhatTheEngineStores(t *testing.T) {
 	runs.Add(1)
-	cases := append(tableCases(), goldenCases(t)...)
 	t.Cleanup(func() { deletePolicies(t) })
+	cases := append(tableCases(), goldenCases(t)...)
 	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { tc.check(t, i) })
+		t.Run(tc.name, func(t *testing.T) { checkTogether(t, []equivalence{tc}, i) })
 	}
+	t.Run("engine cases", func(t *testing.T) { checkTogether(t, engineCases(), len(cases)) })
+}
+
+// engineCases are the engine's own cases (internal/inject/injectcases), as workloads of every kind served here (a
+// case with claim templates as a StatefulSet only). They share a namespace, and so a policy of each kind, which
+// holds every case's profiles: each selects the workloads of its case by the label engine-case.
+func engineCases() []equivalence {
+	const ns = "engine-cases"
+	var out []equivalence
+	for i, c := range injectcases.All() {
+		label := map[string]string{"engine-case": fmt.Sprint(i)}
+		var profiles []selection.Profile
+		for _, p := range c.Profiles {
+			profiles = append(profiles, asProfile(p, ns, label))
+		}
+		for _, kind := range served {
+			if len(c.ClaimTemplates) > 0 && kind.Name != v1alpha1.KindStatefulSet {
+				continue
+			}
+			obj := workloadOf(kind, ns, *c.Template, c.ClaimTemplates...)
+			obj.SetLabels(label)
+			out = append(out, equivalence{name: c.Name + "/" + string(kind.Name), profiles: profiles, obj: obj})
+		}
+	}
+	return out
+}
+
+// asProfile is an engine case's profile as the cluster has it: a SidecarProfile in ns, selecting the workloads
+// of every kind served here that have the labels.
+func asProfile(p inject.Profile, ns string, labels map[string]string) selection.Profile {
+	s := p.Spec.DeepCopy()
+	s.Selector = &metav1.LabelSelector{MatchLabels: labels}
+	s.WorkloadKinds = served.Names()
+	if p.Ref.Kind == inject.KindSidecarProfile {
+		return &v1alpha1.SidecarProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.Ref.Name}, Spec: *s}
+	}
+	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: p.Ref.Name}, Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: *s}}
 }
 
 // goldenCases are the CLI's golden manifests and profiles, and the seed example.
@@ -158,29 +202,99 @@ func tableCases() []equivalence {
 
 // Workloads.
 
+// workloadOf is a workload of the kind, w in ns, labelled app=w, with the pod template given and what the kind
+// needs beside it: a selector of the template's labels (app=w, for a template without any), a StatefulSet's claim
+// templates, restartPolicy Never for a Job's pods and a CronJob's schedule.
+func workloadOf(kind workload.Kind, ns string, tmpl corev1.PodTemplateSpec, claims ...string) client.Object {
+	meta := metav1.ObjectMeta{Namespace: ns, Name: "w", Labels: map[string]string{"app": "w"}}
+	tmpl = *tmpl.DeepCopy()
+	switch kind.Name {
+	case v1alpha1.KindJob:
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		return &batchv1.Job{ObjectMeta: meta, Spec: batchv1.JobSpec{Template: tmpl}}
+	case v1alpha1.KindCronJob:
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		return &batchv1.CronJob{ObjectMeta: meta, Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *",
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}}
+	}
+	if len(tmpl.Labels) == 0 {
+		tmpl.Labels = map[string]string{"app": "w"}
+	}
+	selector := &metav1.LabelSelector{MatchLabels: tmpl.Labels}
+	switch kind.Name {
+	case v1alpha1.KindDeployment:
+		return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Selector: selector, Template: tmpl}}
+	case v1alpha1.KindDaemonSet:
+		return &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Selector: selector, Template: tmpl}}
+	case v1alpha1.KindStatefulSet:
+		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Selector: selector, Template: tmpl,
+			VolumeClaimTemplates: claimTemplates(claims)}}
+	}
+	return unstructuredWorkload(kind, meta, tmpl, selector)
+}
+
+// unstructuredWorkload is a workload of a kind read as unstructured, with the kind's own fields beside its
+// template, which the policies must leave as they are: an Argo Rollout's strategy, a Widget's size.
+func unstructuredWorkload(kind workload.Kind, meta metav1.ObjectMeta, tmpl corev1.PodTemplateSpec, selector *metav1.LabelSelector) client.Object {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(kind.GVK)
+	u.SetNamespace(meta.Namespace)
+	u.SetName(meta.Name)
+	u.SetLabels(meta.Labels)
+	set := func(value any, fields ...string) {
+		if err := unstructured.SetNestedField(u.Object, value, fields...); err != nil {
+			panic(err)
+		}
+	}
+	set(jsonOf(&tmpl), fieldsOf(kind.TemplatePath)...)
+	own := map[v1alpha1.WorkloadKind]struct {
+		selector []string
+		field    []string
+		value    any
+	}{
+		v1alpha1.KindRollout: {[]string{"spec", "selector"}, []string{"spec", "strategy"},
+			map[string]any{"canary": map[string]any{"steps": []any{map[string]any{"pause": map[string]any{}}}}}},
+		"Widget": {[]string{"spec", "runner", "selector"}, []string{"spec", "size"}, int64(3)},
+	}[kind.Name]
+	set(jsonOf(selector), own.selector...)
+	set(own.value, own.field...)
+	return u
+}
+
+// jsonOf is v as its Go type encodes it, as a client sends it.
+func jsonOf(v any) map[string]any {
+	out, err := runtime.DefaultUnstructuredConverter.ToUnstructured(v)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// fieldsOf is a JSON pointer's path of fields.
+func fieldsOf(pointer string) []string {
+	return strings.Split(strings.TrimPrefix(pointer, "/"), "/")
+}
+
+func claimTemplates(names []string) []corev1.PersistentVolumeClaim {
+	var out []corev1.PersistentVolumeClaim
+	for _, n := range names {
+		out = append(out, corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: n},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}})
+	}
+	return out
+}
+
 // rollout is an Argo Rollout, read as unstructured as Outrigger reads it.
 func rollout(ns string) client.Object {
-	labels := map[string]any{"app": "w"}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-		"metadata": map[string]any{"namespace": ns, "name": "w", "labels": labels},
-		"spec": map[string]any{"selector": map[string]any{"matchLabels": labels},
-			"strategy": map[string]any{"canary": map[string]any{"steps": []any{map[string]any{"pause": map[string]any{}}}}},
-			"template": map[string]any{"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "app:1"}}}}},
-	}}
+	tmpl, _ := baseTemplate()
+	return workloadOf(workload.ArgoRollout, ns, tmpl)
 }
 
 // widget is the configured test kind (test/testdata/kinds), with a field of its own beside the template.
 func widget(ns string) client.Object {
-	labels := map[string]any{"app": "w"}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "test.outrigger.dev/v1", "kind": "Widget",
-		"metadata": map[string]any{"namespace": ns, "name": "w", "labels": labels},
-		"spec": map[string]any{"size": int64(3), "runner": map[string]any{"selector": map[string]any{"matchLabels": labels},
-			"podTemplate": map[string]any{"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "app:1"}}}}}},
-	}}
+	tmpl, _ := baseTemplate()
+	return workloadOf(servedKind("Widget"), ns, tmpl)
 }
 
 type podMod func(*corev1.PodTemplateSpec, *metav1.ObjectMeta)
@@ -197,41 +311,29 @@ func baseTemplate(mods ...podMod) (corev1.PodTemplateSpec, metav1.ObjectMeta) {
 
 func deployment(ns string, mods ...podMod) client.Object {
 	tmpl, meta := baseTemplate(mods...)
-	meta.Name, meta.Namespace = "w", ns
-	return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}}, Template: tmpl}}
+	obj := workloadOf(workload.Deployment, ns, tmpl)
+	obj.SetLabels(meta.Labels)
+	return obj
 }
 
 func daemonSet(ns string) client.Object {
-	tmpl, meta := baseTemplate()
-	meta.Name, meta.Namespace = "w", ns
-	return &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}}, Template: tmpl}}
+	tmpl, _ := baseTemplate()
+	return workloadOf(workload.DaemonSet, ns, tmpl)
 }
 
 func statefulSet(ns, claim string) client.Object {
-	tmpl, meta := baseTemplate()
-	meta.Name, meta.Namespace = "w", ns
-	return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}}, Template: tmpl,
-		VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: claim},
-			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}}}
+	tmpl, _ := baseTemplate()
+	return workloadOf(workload.StatefulSet, ns, tmpl, claim)
 }
 
-func jobSpec() batchv1.JobSpec {
-	return batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-		Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}}
+// jobTemplate is a Job's pod template, without labels.
+func jobTemplate() corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}
 }
 
-func job(ns string) client.Object {
-	return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: ns, Labels: map[string]string{"app": "w"}}, Spec: jobSpec()}
-}
+func job(ns string) client.Object { return workloadOf(workload.Job, ns, jobTemplate()) }
 
-func cronJob(ns string) client.Object {
-	return &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: ns, Labels: map[string]string{"app": "w"}},
-		Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: jobSpec()}}}
-}
+func cronJob(ns string) client.Object { return workloadOf(workload.CronJob, ns, jobTemplate()) }
 
 func withInit(name string) podMod {
 	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {

@@ -39,8 +39,17 @@ const referenceNamespace = "reference"
 // runs counts the runs of the test in this process (go test -count), so each creates workloads of new names.
 var runs atomic.Int32
 
-// kinds are the kinds with Go types: the apiserver here serves no CRD.
-var served = []workload.Kind{workload.Deployment, workload.StatefulSet, workload.DaemonSet, workload.Job, workload.CronJob}
+// served are the kinds the policies are compiled for: those with Go types, and those whose CRDs TestMain installs.
+var served = workload.Kinds{workload.Deployment, workload.StatefulSet, workload.DaemonSet, workload.Job, workload.CronJob}
+
+// servedKind is the served kind of a name.
+func servedKind(name v1alpha1.WorkloadKind) workload.Kind {
+	k, ok := served.ByName(name)
+	if !ok {
+		panic(fmt.Sprintf("%s is not served: TestMain installs its CRD", name))
+	}
+	return k
+}
 
 var options = policy.Options{Protected: selection.ProtectedNamespaces(referenceNamespace)}
 
@@ -52,21 +61,49 @@ type equivalence struct {
 	nsLabels map[string]string
 }
 
+// checkTogether writes the policies of every case's profiles, waits until the apiserver runs them, and checks
+// each case.
+func checkTogether(t *testing.T, cases []equivalence, probe int) {
+	var profiles []selection.Profile
+	seen := map[selection.Profile]bool{} // cases share theirs: one case in several kinds
+	for _, e := range cases {
+		ensureNamespace(t, e.obj.GetNamespace(), e.nsLabels)
+		for _, p := range e.profiles {
+			if !seen[p] {
+				seen[p] = true
+				profiles = append(profiles, p)
+			}
+		}
+	}
+	applyPolicies(t, profiles, probe)
+	waited := map[string]bool{}
+	for _, e := range cases { // each kind's policy of each namespace
+		kind := kindOf(t, e.obj)
+		if key := string(kind.Name) + "/" + e.obj.GetNamespace(); !waited[key] {
+			waited[key] = true
+			waitForProbe(t, kind, e.obj, probe, probeSidecar)
+			if probe > 0 { // and no policy of the case before is still run here
+				waitProbe(t, kind, e.obj, probe-1, probeSidecar, false)
+			}
+		}
+	}
+	if len(cases) == 1 {
+		cases[0].check(t)
+		return
+	}
+	for _, e := range cases {
+		t.Run(e.name, e.check)
+	}
+}
+
 // check creates the workload through the compiled policies and, pre-injected by the engine as the webhook
 // injects it, with no admission at all, and compares the stored pod templates byte for byte.
-func (e equivalence) check(t *testing.T, probe int) {
+func (e equivalence) check(t *testing.T) {
 	ctx := context.Background()
 	kind := kindOf(t, e.obj)
-	ensureNamespace(t, e.obj.GetNamespace(), e.nsLabels)
-	applyPolicies(t, e.profiles, probe)
-	waitForProbe(t, kind, e.obj, probe, probeSidecar)
-	if probe > 0 { // and no policy of the case before is still run here
-		waitProbe(t, kind, e.obj, probe-1, probeSidecar, false)
-	}
-
 	want := engineInjected(t, kind, e.obj, e.profiles, e.nsLabels)
 	want.SetNamespace(referenceNamespace)
-	want.SetName(fmt.Sprintf("%s-%d-%d", e.obj.GetName(), runs.Load(), probe))
+	want.SetName(fmt.Sprintf("%s-%d-%d", e.obj.GetName(), runs.Load(), created.Add(1)))
 	if err := k8s.Create(ctx, want); err != nil {
 		t.Fatalf("creating the engine's injection: %v", err)
 	}
@@ -80,6 +117,9 @@ func (e equivalence) check(t *testing.T, probe int) {
 		t.Errorf("the stored pod templates differ\nengine (webhook): %s\npolicy:           %s", a, b)
 	}
 }
+
+// created counts the workloads created, so that each has a name of its own in the reference namespace.
+var created atomic.Int32
 
 func kindOf(t *testing.T, obj client.Object) workload.Kind {
 	k := kindOfObject(obj)
@@ -113,7 +153,7 @@ func templateJSON(t *testing.T, kind workload.Kind, obj client.Object) []byte {
 	}
 	if u, ok := stored.(*unstructured.Unstructured); ok {
 		// The template as stored, with any field k8s.io/api does not know.
-		tmpl, _, err := unstructured.NestedFieldNoCopy(u.Object, strings.Split(strings.TrimPrefix(kind.TemplatePath, "/"), "/")...)
+		tmpl, _, err := unstructured.NestedFieldNoCopy(u.Object, fieldsOf(kind.TemplatePath)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,11 +302,10 @@ const probeLabel, probeSidecar = "outrigger-probe", "outrigger-probe"
 func probeProfile(probe int) selection.Profile {
 	return &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "zz-probe"},
 		Spec: v1alpha1.ClusterSidecarProfileSpec{SidecarProfileSpec: v1alpha1.SidecarProfileSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{probeLabel: fmt.Sprint(probe)}},
-			WorkloadKinds: []v1alpha1.WorkloadKind{v1alpha1.KindDeployment, v1alpha1.KindStatefulSet, v1alpha1.KindDaemonSet, v1alpha1.KindJob, v1alpha1.KindCronJob,
-				v1alpha1.KindRollout, "Widget"},
-			Order:    1 << 30,
-			Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: probeSidecar, Image: "probe"}}},
+			Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{probeLabel: fmt.Sprint(probe)}},
+			WorkloadKinds: served.Names(),
+			Order:         1 << 30,
+			Sidecars:      []v1alpha1.Sidecar{{Container: corev1.Container{Name: probeSidecar, Image: "probe"}}},
 		}}}
 }
 
