@@ -185,16 +185,23 @@ func admissionPolicy(b *testing.B) policy.Compiled {
 	return cs[0]
 }
 
-// withPolicy runs do while a policy and its binding are in place: it writes them, waits until the apiserver runs
-// them, and after do deletes them and waits until it no longer does. Dry-run creates of the set's Deployments
-// show it; took says whether the policy changed one.
+// withPolicy runs do while a policy and its binding are in place, with the warning policy compiled beside it if
+// any (policy mode installs both, so both are measured): it writes them, waits until the apiserver runs the
+// mutating one (the warning policy, written first, is loaded by then), and after do deletes them and waits until
+// it no longer does. Dry-run creates of the set's Deployments show it; took says whether the policy changed one.
 func (s *scale) withPolicy(ctx context.Context, c policy.Compiled, set string, took func(*appsv1.Deployment) bool, do func()) {
-	s.must(s.c.Create(ctx, c.Policy.DeepCopy()))
-	s.must(s.c.Create(ctx, c.Binding.DeepCopy()))
+	objs := []client.Object{c.Policy, c.Binding}
+	if c.Warnings.Policy != nil {
+		objs = append([]client.Object{c.Warnings.Policy, c.Warnings.Binding}, objs...)
+	}
+	for _, o := range objs {
+		s.must(s.c.Create(ctx, o.DeepCopyObject().(client.Object)))
+	}
 	s.waitPolicy(ctx, c.Policy.Name, set, took, true)
 	do()
-	s.must(s.c.Delete(ctx, c.Binding.DeepCopy()))
-	s.must(s.c.Delete(ctx, c.Policy.DeepCopy()))
+	for _, o := range objs {
+		s.must(s.c.Delete(ctx, o.DeepCopyObject().(client.Object)))
+	}
 	s.waitPolicy(ctx, c.Policy.Name, set, took, false)
 }
 
