@@ -234,7 +234,8 @@ func workloadOf(kind workload.Kind, ns string, tmpl corev1.PodTemplateSpec, clai
 }
 
 // unstructuredWorkload is a workload of a kind read as unstructured, with the kind's own fields beside its
-// template, which the policies must leave as they are: an Argo Rollout's strategy, a Widget's size.
+// template, which the policies must leave as they are: an Argo Rollout's strategy, a Widget's size and a Lambda's
+// runtime.
 func unstructuredWorkload(kind workload.Kind, meta metav1.ObjectMeta, tmpl corev1.PodTemplateSpec, selector *metav1.LabelSelector) client.Object {
 	u := &unstructured.Unstructured{Object: map[string]any{}}
 	u.SetGroupVersionKind(kind.GVK)
@@ -255,6 +256,7 @@ func unstructuredWorkload(kind workload.Kind, meta metav1.ObjectMeta, tmpl corev
 		v1alpha1.KindRollout: {[]string{"spec", "selector"}, []string{"spec", "strategy"},
 			map[string]any{"canary": map[string]any{"steps": []any{map[string]any{"pause": map[string]any{}}}}}},
 		"Widget": {[]string{"spec", "runner", "selector"}, []string{"spec", "size"}, int64(3)},
+		"Lambda": {[]string{"spec", "function", "selector"}, []string{"spec", "function", "runtime"}, "go"},
 	}[kind.Name]
 	set(jsonOf(selector), own.selector...)
 	set(own.value, own.field...)

@@ -62,24 +62,28 @@ func run(m *testing.M) int {
 
 func ensure(obj client.Object) error { return k8s.Create(context.Background(), obj) }
 
-// installKindsOutsideTheScheme installs the CRDs of Argo Rollouts and of the configured test kind Widget (its
-// template at spec.runner.podTemplate), and adds both kinds to those the policies are compiled for.
+// installKindsOutsideTheScheme installs the CRDs of Argo Rollouts and of the configured test kinds, Widget (its
+// template at spec.runner.podTemplate) and Lambda (at spec.function.template, under a CEL reserved word), and adds
+// them to the kinds the policies are compiled for.
 func installKindsOutsideTheScheme(root string) error {
 	rollouts, err := controlplane.ArgoRolloutCRD(root)
 	if err != nil {
 		return err
 	}
-	kinds, errs := kindconfig.Load(filepath.Join(root, "test", "testdata", "kinds", "workload-kinds.yaml"), workload.All)
-	if len(errs) > 0 {
-		return fmt.Errorf("the configured kinds: %v", errs)
-	}
-	for _, k := range kinds {
-		if k.Name == "Widget" {
-			served = append(served, k.Kind)
+	dir := filepath.Join(root, "test", "testdata", "kinds")
+	for _, configured := range []struct{ config, kind string }{{"workload-kinds.yaml", "Widget"}, {"lambda-kinds.yaml", "Lambda"}} {
+		kinds, errs := kindconfig.Load(filepath.Join(dir, configured.config), workload.All)
+		if len(errs) > 0 {
+			return fmt.Errorf("the configured kinds: %v", errs)
+		}
+		for _, k := range kinds {
+			if string(k.Name) == configured.kind {
+				served = append(served, k.Kind)
+			}
 		}
 	}
 	served = append(served, workload.ArgoRollout)
 	_, err = envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{ErrorIfPathMissing: true,
-		Paths: []string{rollouts, filepath.Join(root, "test", "testdata", "kinds", "widgets-crd.yaml")}})
+		Paths: []string{rollouts, filepath.Join(dir, "widgets-crd.yaml"), filepath.Join(dir, "lambdas-crd.yaml")}})
 	return err
 }
