@@ -123,35 +123,12 @@ func isPlain(o client.Object) bool {
 	return len(tmpl.Spec.InitContainers) == 0
 }
 
-// tableCases are the engine's rules one at a time: order across profiles, placement, mounts, conflicts with the
-// workload and between profiles, volumes held back, selectors, and each kind's template path.
+// tableCases are the rules of admission beyond the engine's own cases (engineCases), one at a time: a mount path
+// two profiles share, sidecars held back for a volume the pod lacks, selection (namespaces, selectors, opt-out,
+// workloadKinds, updatePolicy) and every field of a container.
 func tableCases() []equivalence {
 	const ns = "cases"
 	return []equivalence{
-		{name: "order then name then kind, placement before and after", obj: deployment(ns, withInit("migrate")),
-			profiles: []selection.Profile{
-				local(ns, "b", sidecars("b1"), order(1)),
-				cluster("a", sidecars("a1", "a2"), order(1)),
-				local(ns, "a", sidecars("c1"), order(1)),
-				local(ns, "late", sidecars("l1"), order(-5), after()),
-				cluster("early", sidecars("e1"), order(-5)),
-			}},
-		{name: "no init containers, sidecars after", obj: deployment(ns), profiles: []selection.Profile{local(ns, "p", sidecars("s"), after())}},
-		{name: "mounts into all app containers and into named ones", obj: deployment(ns, withApp("second"), withAppMount("app", "own", "/own")),
-			profiles: []selection.Profile{
-				local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/var/log/app")),
-				local(ns, "cache", sidecars("cache"), volumes("cache"), mounts("cache", "/cache", "second"), order(2)),
-			}},
-		{name: "the workload's volumes and annotations are kept", obj: deployment(ns, withVolume("own"), withAnnotation("team", "a")),
-			profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
-		{name: "a sidecar named as an app container is a conflict", obj: deployment(ns),
-			profiles: []selection.Profile{local(ns, "clash", sidecars("app")), local(ns, "fine", sidecars("fine"))}},
-		{name: "a volume named as the workload's is a conflict", obj: deployment(ns, withVolume("logs")),
-			profiles: []selection.Profile{local(ns, "clash", sidecars("ship"), volumes("logs")), local(ns, "fine", sidecars("fine"))}},
-		{name: "a mount path the app container has is a conflict", obj: deployment(ns, withVolume("own"), withAppMount("app", "own", "/logs")),
-			profiles: []selection.Profile{local(ns, "clash", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
-		{name: "the profile placed first keeps a shared name", obj: deployment(ns),
-			profiles: []selection.Profile{local(ns, "first", sidecars("proxy")), local(ns, "second", sidecars("proxy", "other"), order(1))}},
 		{name: "a shared mount path in a container both target", obj: deployment(ns, withApp("second")),
 			profiles: []selection.Profile{
 				local(ns, "first", sidecars("a"), volumes("va"), mounts("va", "/shared", "app")),
@@ -187,16 +164,6 @@ func tableCases() []equivalence {
 		{name: "a full container: ports, probes, env, resources, security", obj: deployment(ns),
 			profiles: []selection.Profile{local(ns, "proxy", fullSidecar())}},
 		{name: "updatePolicy OnCreate", obj: deployment(ns), profiles: []selection.Profile{local(ns, "once", sidecars("s"), onCreate())}},
-		{name: "Job without template labels", obj: job(ns), profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
-		{name: "CronJob", obj: cronJob(ns), profiles: []selection.Profile{local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"))}},
-		{name: "DaemonSet", obj: daemonSet(ns), profiles: []selection.Profile{cluster("logs", sidecars("ship"), after())}},
-		{name: "Argo Rollout", obj: rollout(ns), profiles: []selection.Profile{
-			local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"), kinds(v1alpha1.KindRollout)),
-			cluster("proxy", sidecars("proxy"), after(), kinds(v1alpha1.KindRollout))}},
-		{name: "a configured kind, its template at spec.runner.podTemplate", obj: widget(ns), profiles: []selection.Profile{
-			local(ns, "logs", sidecars("ship"), volumes("logs"), mounts("logs", "/logs"), kinds("Widget"))}},
-		{name: "StatefulSet: a volume named as a claim template is a conflict", obj: statefulSet(ns, "data"),
-			profiles: []selection.Profile{local(ns, "clash", sidecars("s"), volumes("data")), local(ns, "fine", sidecars("f"), volumes("other"))}},
 	}
 }
 
@@ -287,18 +254,6 @@ func claimTemplates(names []string) []corev1.PersistentVolumeClaim {
 	return out
 }
 
-// rollout is an Argo Rollout, read as unstructured as Outrigger reads it.
-func rollout(ns string) client.Object {
-	tmpl, _ := baseTemplate()
-	return workloadOf(workload.ArgoRollout, ns, tmpl)
-}
-
-// widget is the configured test kind (test/testdata/kinds), with a field of its own beside the template.
-func widget(ns string) client.Object {
-	tmpl, _ := baseTemplate()
-	return workloadOf(servedKind("Widget"), ns, tmpl)
-}
-
 type podMod func(*corev1.PodTemplateSpec, *metav1.ObjectMeta)
 
 func baseTemplate(mods ...podMod) (corev1.PodTemplateSpec, metav1.ObjectMeta) {
@@ -316,16 +271,6 @@ func deployment(ns string, mods ...podMod) client.Object {
 	obj := workloadOf(workload.Deployment, ns, tmpl)
 	obj.SetLabels(meta.Labels)
 	return obj
-}
-
-func daemonSet(ns string) client.Object {
-	tmpl, _ := baseTemplate()
-	return workloadOf(workload.DaemonSet, ns, tmpl)
-}
-
-func statefulSet(ns, claim string) client.Object {
-	tmpl, _ := baseTemplate()
-	return workloadOf(workload.StatefulSet, ns, tmpl, claim)
 }
 
 // jobTemplate is a Job's pod template, without labels.
@@ -351,35 +296,7 @@ func withApp(name string) podMod {
 
 func withVolume(name string) podMod {
 	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
-		t.Spec.Volumes = append(t.Spec.Volumes, emptyDir(name))
-	}
-}
-
-func withAppMount(container, volume, path string) podMod {
-	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
-		for i := range t.Spec.Containers {
-			if t.Spec.Containers[i].Name == container {
-				t.Spec.Containers[i].VolumeMounts = append(t.Spec.Containers[i].VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: path})
-			}
-		}
-		if !hasVolume(t, volume) {
-			t.Spec.Volumes = append(t.Spec.Volumes, emptyDir(volume))
-		}
-	}
-}
-
-func hasVolume(t *corev1.PodTemplateSpec, name string) bool {
-	for _, v := range t.Spec.Volumes {
-		if v.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func withAnnotation(k, v string) podMod {
-	return func(t *corev1.PodTemplateSpec, _ *metav1.ObjectMeta) {
-		t.Annotations = map[string]string{k: v}
+		t.Spec.Volumes = append(t.Spec.Volumes, injectcases.EmptyDir(name))
 	}
 }
 
@@ -389,10 +306,6 @@ func withLabels(labels map[string]string) podMod {
 			m.Labels[k] = v
 		}
 	}
-}
-
-func emptyDir(name string) corev1.Volume {
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
 // Profiles.
@@ -432,7 +345,7 @@ func sidecars(names ...string) specMod {
 func volumes(names ...string) specMod {
 	return func(s *v1alpha1.SidecarProfileSpec) {
 		for _, n := range names {
-			s.Volumes = append(s.Volumes, v1alpha1.ProfileVolume{Volume: emptyDir(n)})
+			s.Volumes = append(s.Volumes, v1alpha1.ProfileVolume{Volume: injectcases.EmptyDir(n)})
 		}
 	}
 }
@@ -452,10 +365,6 @@ func sidecarMount(volume, path string) specMod {
 }
 
 func order(o int32) specMod { return func(s *v1alpha1.SidecarProfileSpec) { s.Order = o } }
-
-func after() specMod {
-	return func(s *v1alpha1.SidecarProfileSpec) { s.Placement = v1alpha1.PlacementAfterInitContainers }
-}
 
 func onCreate() specMod {
 	return func(s *v1alpha1.SidecarProfileSpec) { s.UpdatePolicy = v1alpha1.UpdatePolicyOnCreate }

@@ -42,15 +42,6 @@ var runs atomic.Int32
 // served are the kinds the policies are compiled for: those with Go types, and those whose CRDs TestMain installs.
 var served = workload.Kinds{workload.Deployment, workload.StatefulSet, workload.DaemonSet, workload.Job, workload.CronJob}
 
-// servedKind is the served kind of a name.
-func servedKind(name v1alpha1.WorkloadKind) workload.Kind {
-	k, ok := served.ByName(name)
-	if !ok {
-		panic(fmt.Sprintf("%s is not served: TestMain installs its CRD", name))
-	}
-	return k
-}
-
 var options = policy.Options{Protected: selection.ProtectedNamespaces(referenceNamespace)}
 
 // equivalence is one workload and the profiles in its cluster.
