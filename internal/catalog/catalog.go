@@ -26,7 +26,7 @@ import (
 // time was most of their cost): read them, never change them.
 type Catalog struct {
 	client.Reader
-	// Protected are the namespaces ClusterSidecarProfiles never reach (kube-system and Outrigger's own).
+	// Protected are the namespaces ClusterSidecarProfiles never reach (kube-system, Outrigger's own and --excluded-namespaces).
 	Protected selection.Protected
 	// RevisionNamespace is where ClusterSidecarProfiles' revisions are kept (Outrigger's own namespace).
 	RevisionNamespace string

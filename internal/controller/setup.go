@@ -45,7 +45,7 @@ type Options struct {
 	// writes, and convergence about 1.4x slower on our benchmark (docs/benchmarks.md). Kyverno leaves its
 	// success events off by default for the same reason.
 	NormalEvents bool
-	// Protected are the namespaces ClusterSidecarProfiles never reach: kube-system and Outrigger's own.
+	// Protected are the namespaces ClusterSidecarProfiles never reach: kube-system, Outrigger's own and --excluded-namespaces.
 	Protected selection.Protected
 	// Configured are the kinds the manager's configuration adds to the built-in ones (kindconfig.Load).
 	Configured []kindconfig.Kind

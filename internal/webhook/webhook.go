@@ -23,7 +23,7 @@ const (
 // manager's cache, so answering costs no apiserver round trip; only the authorization of a profile's author
 // asks the apiserver (SubjectAccessReviews, which no cache can answer).
 // cat reads the profiles, namespaces and revisions (its Protected are the namespaces ClusterSidecarProfiles never
-// reach: kube-system and Outrigger's own); served are
+// reach: kube-system, Outrigger's own and --excluded-namespaces); served are
 // the kinds the manager serves now, which the mutating webhook injects; known are every kind a profile may list
 // (the built-in ones and the configured ones, served or not).
 func Register(mgr ctrl.Manager, cat catalog.Catalog, served *workload.Set, known workload.Kinds) {
