@@ -126,15 +126,21 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		s.logf("admission: creating %d Deployments without a webhook", half)
 		r.Without.add(s.timeCreate(ctx, setControl, round*half, half))
 		s.logf("admission: creating %d Deployments that carry the sidecar already, without a webhook", half)
+		done := s.profileAPIServer(fmt.Sprintf("preinjected%d", round))
 		r.PreInjected.add(s.timeCreatePreInjected(ctx, round*half, half))
+		done()
 
 		s.withPolicy(ctx, compiled, setPolicy, injectedNow, func() {
 			s.logf("admission: creating %d Deployments through Outrigger's MutatingAdmissionPolicy, the manager stopped", half)
+			done := s.profileAPIServer(fmt.Sprintf("policy%d", round))
 			r.Policy.add(s.timeCreate(ctx, setPolicy, round*half, half))
+			done()
 		})
 		s.withPolicy(ctx, floor, setFloor, markedByFloor, func() {
 			s.logf("admission: creating %d Deployments through a one-operation MutatingAdmissionPolicy", half)
+			done := s.profileAPIServer(fmt.Sprintf("floor%d", round))
 			r.Floor.add(s.timeCreate(ctx, setFloor, round*half, half))
+			done()
 		})
 
 		s.setWebhook(ctx, noop.configuration(outriggers, noop.url))
@@ -154,7 +160,7 @@ func (s *scale) measureAdmission(ctx context.Context) admissionResult {
 		s.logf("admission: creating %d Deployments with Outrigger's webhook", half)
 		before, err := s.mgr.Metrics()
 		s.must(err)
-		done := s.profileCPU(fmt.Sprintf("admission%d", round))
+		done = s.profileCPU(fmt.Sprintf("admission%d", round))
 		r.With.add(s.timeCreate(ctx, setAdmission, round*half, half))
 		done()
 		after, err := s.mgr.Metrics()

@@ -392,6 +392,30 @@ func (s *scale) profileCPU(phase string) (wait func()) {
 	return func() { <-finished }
 }
 
+// profileAPIServer, when BENCH_APISERVER_CPUPROFILE=<seconds> is set, records a CPU profile of kube-apiserver
+// from now on, into bin/bench/apiserver-<kind>-<N>-<phase>.pprof (`go tool pprof -top
+// bin/k8s/<version>/kube-apiserver <file>` reads it). Give fewer seconds than the phase takes, so that the profile
+// sees the apiserver busy with it only.
+func (s *scale) profileAPIServer(phase string) (wait func()) {
+	secs := os.Getenv("BENCH_APISERVER_CPUPROFILE")
+	if secs == "" {
+		return func() {}
+	}
+	path := filepath.Join(s.out, fmt.Sprintf("apiserver-%s-%s.pprof", s.tag(), phase))
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		raw, err := s.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", secs).DoRaw(context.Background())
+		if err == nil {
+			err = os.WriteFile(path, raw, 0o644)
+		}
+		if err != nil {
+			s.logf("apiserver CPU profile: %v", err)
+		}
+	}()
+	return func() { <-finished }
+}
+
 // tag names the run in file names: deployments-1000.
 func (s *scale) tag() string { return strings.Replace(caseName(s.kind, s.n), "=", "-", 1) }
 
