@@ -233,9 +233,10 @@ const floorAnnotation = "bench.outrigger.dev/floor"
 func markedByFloor(d *appsv1.Deployment) bool { return d.Annotations[floorAnnotation] != "" }
 
 // floorPolicy is the least a MutatingAdmissionPolicy can do: one JSON patch operation, a constant annotation on
-// the Deployment itself, no variable and no match condition. What it costs over no admission at all is the
-// apiserver's own price of mutating an object by policy, whatever the policy computes; Outrigger's policy is
-// measured against it.
+// the Deployment itself, no variable and no match condition, and never reinvoked (with IfNeeded and no match
+// condition to stop it, the apiserver would apply it a second time when it reinvokes the mutating plugins after
+// the first mutation). What it costs over no admission at all is the apiserver's own price of mutating an object
+// by policy, whatever the policy computes; Outrigger's policy is measured against it.
 func floorPolicy() policy.Compiled {
 	const name = "bench-floor"
 	p := &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -251,7 +252,7 @@ func floorPolicy() policy.Compiled {
 				JSONPatch: &admissionregistrationv1.JSONPatch{
 					Expression: `[JSONPatch{op: "add", path: "/metadata/annotations", value: {"` + floorAnnotation + `": "true"}}]`}}},
 			FailurePolicy:      ptr.To(admissionregistrationv1.Fail),
-			ReinvocationPolicy: admissionregistrationv1.IfNeededReinvocationPolicy,
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
 		}}
 	b := &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: name}}
