@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,7 +73,7 @@ func setUpConfiguredKinds(ctx context.Context) error {
 	if err := addWebhookRules(ctx, rules); err != nil {
 		return err
 	}
-	workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(` + strings.Join(append(workloadResources(), resources...), "|") + `)(/|$)`)
+	writes.AddResources(resources...)
 	return nil
 }
 

@@ -191,7 +191,7 @@ func TestOnDelete_WorkloadIsReportedWaitingForItsPodsToBeDeleted(t *testing.T) {
 			g := NewWithT(t)
 			ns := newNamespace(t, nil)
 			create(t, tc.obj(ns))
-			g.Eventually(func(g Gomega) { // its controller (finishRollouts) ran the first template
+			g.Eventually(func(g Gomega) { // its controller (envsuite.FinishRollouts) ran the first template
 				g.Expect(getWorkload(g, tc.kind, ns, "db")).To(HaveField("Status.ObservedGeneration", BeEquivalentTo(1)))
 			}, timeout, interval).Should(Succeed())
 			spec := sidecarSpec("db", "proxy")

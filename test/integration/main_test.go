@@ -3,17 +3,12 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -24,7 +19,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
 	"github.com/outrigger-dev/outrigger/internal/manager"
-	"github.com/outrigger-dev/outrigger/internal/workload"
+	"github.com/outrigger-dev/outrigger/test/envsuite"
 )
 
 // The suite runs Outrigger's manager, built by internal/manager exactly as cmd/manager builds it, in the test
@@ -36,7 +31,7 @@ var (
 	cfg       *rest.Config
 	k8s       client.Client // reads straight from the apiserver, not from a cache
 	scheme    = runtime.NewScheme()
-	writes    = &writeCounter{counts: map[string]int{}, conflicts: map[string]int{}}
+	writes    = envsuite.NewWriteCounter()
 	managerMu sync.Mutex
 	mgr       *controlplane.InProcessManager
 )
@@ -79,7 +74,7 @@ func runSuite(m *testing.M) int {
 	defer stopManager()
 	rollouts, stopRollouts := context.WithCancel(context.Background())
 	defer stopRollouts()
-	go finishRollouts(rollouts)
+	go envsuite.FinishRollouts(rollouts, k8s)
 	return m.Run()
 }
 
@@ -103,7 +98,7 @@ func startManager() error {
 	defer managerMu.Unlock()
 	// As its ServiceAccount, with the rights config/default grants it: a missing grant fails here first.
 	mcfg := testEnv.ManagerConfig()
-	mcfg.WrapTransport = writes.wrap
+	mcfg.WrapTransport = writes.Wrap
 	m, err := controlplane.StartInProcessManager(context.Background(), testEnv, mcfg, manager.Options{
 		NormalEvents:  true,
 		Webhook:       manager.WebhookOptions{Enabled: true},
@@ -127,71 +122,15 @@ func stopManager() {
 	}
 }
 
-// writeCounter counts the manager's successful writes to workloads, per namespace. A write refused for a stale
-// resourceVersion changes nothing and is not counted as a write, but as a conflict.
-type writeCounter struct {
-	mu        sync.Mutex
-	counts    map[string]int
-	conflicts map[string]int
-}
-
-// workloadPath matches the API path of a workload of any kind of the registry, capturing its namespace.
-var workloadPath = regexp.MustCompile(`/namespaces/([^/]+)/(` + strings.Join(workloadResources(), "|") + `)(/|$)`)
-
-func workloadResources() []string {
-	var out []string
-	for _, k := range workload.All {
-		out = append(out, k.Resource)
-	}
-	return out
-}
-
-func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		resp, err := rt.RoundTrip(req)
-		if req.Method != http.MethodGet && err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusConflict) {
-			if m := workloadPath.FindStringSubmatch(req.URL.Path); m != nil {
-				w.mu.Lock()
-				if resp.StatusCode == http.StatusConflict {
-					w.conflicts[m[1]]++
-				} else {
-					w.counts[m[1]]++
-				}
-				w.mu.Unlock()
-			}
-		}
-		return resp, err
-	})
-}
-
-// In returns how many writes the manager made to workloads in a namespace.
-func (w *writeCounter) In(namespace string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.counts[namespace]
-}
-
-// ConflictsIn returns how many of the manager's writes to workloads in a namespace the apiserver refused with 409
-// Conflict (a stale resourceVersion).
-func (w *writeCounter) ConflictsIn(namespace string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.conflicts[namespace]
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // newNamespace creates a namespace of its own for one test, with labels.
 func newNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-", Labels: labels}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	return ns.Name
+	return envsuite.NewNamespace(t, k8s, labels)
 }
+
+// manualRolloutLabel opts a test's workload out of envsuite.FinishRollouts, for tests that write its status
+// themselves (a rollout in progress, a stuck one).
+const manualRolloutLabel = envsuite.ManualRolloutLabel
 
 const (
 	timeout  = 20 * time.Second
