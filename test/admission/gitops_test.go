@@ -2,115 +2,82 @@ package admission
 
 import (
 	"context"
-	"fmt"
 	"testing"
+	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/util/retry"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/outrigger-dev/outrigger/internal/selection"
-	"github.com/outrigger-dev/outrigger/internal/workload"
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/internal/manager"
+	"github.com/outrigger-dev/outrigger/test/envsuite"
+	"github.com/outrigger-dev/outrigger/test/gitops"
 )
 
-// A GitOps tool applies the bare manifest server-side, again and again, and diffs with a server-side dry-run.
-// Through the policies, as through the webhook: created with the sidecars, a re-apply keeps them and the
-// generation, and the dry-run shows them, so the diff is in sync.
-func TestPolicies_GitOpsReapplyKeepsSidecarsAndGeneration(t *testing.T) {
-	ns := "gitops"
-	ensureNamespace(t, ns, nil)
-	runs.Add(1)
-	applyPolicies(t, []selection.Profile{local(ns, "logs", sidecars("shipper"), volumes("logs"), mounts("logs", "/var/log/app"))}, 2000)
-	t.Cleanup(func() { deletePolicies(t) })
-	bare := deployment(ns)
-	bare.SetName(fmt.Sprintf("argo-%d", runs.Load()))
-	waitForProbe(t, workload.Deployment, bare, 2000, "shipper")
+// Flux and Argo CD re-apply, diff, opt out and replace workloads the policies injected, and keep their sidecars
+// and generation as with the webhook: the scenarios of test/gitops, which test/integration runs with the webhook,
+// here with the manager in policy mode, in this process. Its outage stops the manager only: the policies it
+// wrote keep injecting.
+func TestGitOps_WithThePolicies(t *testing.T) {
+	c := policyModeCluster(t)
+	for _, s := range gitops.Scenarios {
+		t.Run(s.Name, func(t *testing.T) { s.Run(t, c) })
+	}
+}
 
-	t.Run("replace with the bare manifest", func(t *testing.T) {
-		// kubectl replace, or a client-side apply that drops the injection: an update without the record.
-		obj := bare.DeepCopyObject().(client.Object)
-		obj.SetName(bare.GetName() + "-replace")
-		if err := k8s.Create(context.Background(), obj); err != nil {
-			t.Fatal(err)
-		}
-		replaced := bare.DeepCopyObject().(client.Object)
-		replaced.SetName(obj.GetName())
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			current := bare.DeepCopyObject().(client.Object)
-			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), current); err != nil {
-				return err
-			}
-			replaced.SetResourceVersion(current.GetResourceVersion())
-			return k8s.Update(context.Background(), replaced)
-		})
+// policyModeCluster starts the manager in policy mode as its ServiceAccount (the rights config/default grants it),
+// with its writes to workloads counted, and the part of kube-controller-manager Outrigger reads. When the test is
+// done, it deletes the scenarios' profiles and waits until the manager has released them and deleted their
+// policies, so the tests after it start from a cluster without either.
+func policyModeCluster(t *testing.T) *gitops.Cluster {
+	ctx := context.Background()
+	if err := env.InstallManagerRBAC(ctx); err != nil {
+		t.Fatalf("the manager's RBAC: %v", err)
+	}
+	writes := envsuite.NewWriteCounter()
+	var mgr *controlplane.InProcessManager
+	start := func() error {
+		mcfg := env.ManagerConfig()
+		mcfg.WrapTransport = writes.Wrap
+		m, err := controlplane.StartInProcessManager(ctx, env, mcfg, manager.Options{NormalEvents: true, Admission: manager.AdmissionPolicy})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		u := toUnstructured(t, replaced)
-		if got := initContainers(t, u); len(got) != 1 || u.GetGeneration() != 1 {
-			t.Errorf("after a replace with the bare manifest: init containers %v, generation %d; want the sidecar back, generation 1", got, u.GetGeneration())
+		mgr = m
+		ready, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		return m.WaitReady(ready)
+	}
+	stop := func() {
+		if err := mgr.Stop(); err != nil {
+			t.Errorf("stopping the manager: %v", err)
 		}
-	})
-	for _, manager := range []string{"argocd-controller", "kustomize-controller"} {
-		t.Run(manager, func(t *testing.T) {
-			obj := bare.DeepCopyObject().(client.Object)
-			obj.SetName(bare.GetName() + "-" + manager)
-			for i := range 3 {
-				applied := apply(t, obj, manager, false)
-				if got := initContainers(t, applied); len(got) != 1 || got[0] != "shipper" {
-					t.Fatalf("apply %d: init containers %v, want [shipper]", i+1, got)
-				}
-				if applied.GetGeneration() != 1 {
-					t.Errorf("apply %d: generation %d, want 1 (a re-apply of the same manifest must not roll out)", i+1, applied.GetGeneration())
-				}
+	}
+	if err := start(); err != nil {
+		t.Fatalf("starting the manager in policy mode: %v", err)
+	}
+	rollouts, stopRollouts := context.WithCancel(ctx)
+	go envsuite.FinishRollouts(rollouts, k8s)
+	c := &gitops.Cluster{Mode: gitops.Policy, Env: env, Client: k8s, Writes: writes, StopManager: stop, StartManager: start,
+		InstallRolloutCRD: func() error { return nil }} // run installs it (installKindsOutsideTheScheme)
+	t.Cleanup(func() {
+		defer stopRollouts()
+		defer stop()
+		for _, ns := range c.Namespaces() {
+			if err := k8s.DeleteAllOf(ctx, &v1alpha1.SidecarProfile{}, client.InNamespace(ns)); err != nil {
+				t.Errorf("deleting the profiles of %s: %v", ns, err)
 			}
-			dry := apply(t, obj, manager, true)
-			if got := initContainers(t, dry); len(got) != 1 {
-				t.Errorf("a server-side dry-run apply shows init containers %v: a diff would report the sidecars missing", got)
-			}
+		}
+		waitFor(t, "the scenarios' profiles and their policies to be gone", func() bool {
+			var profiles v1alpha1.SidecarProfileList
+			var cluster v1alpha1.ClusterSidecarProfileList
+			var policies admissionregistrationv1.MutatingAdmissionPolicyList
+			return k8s.List(ctx, &profiles) == nil && len(profiles.Items) == 0 &&
+				k8s.List(ctx, &cluster) == nil && len(cluster.Items) == 0 &&
+				k8s.List(ctx, &policies, client.MatchingLabels{policy.ManagedByLabel: policy.ManagedBy}) == nil && len(policies.Items) == 0
 		})
-	}
-}
-
-// apply applies obj server-side as the field manager, as Flux and Argo CD do, and returns what the apiserver
-// answered.
-func apply(t *testing.T, obj client.Object, manager string, dryRun bool) *unstructured.Unstructured {
-	t.Helper()
-	u := toUnstructured(t, obj)
-	u.SetAPIVersion("apps/v1")
-	u.SetKind("Deployment")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u.Object, "status")
-	opts := []client.ApplyOption{client.FieldOwner(manager), client.ForceOwnership}
-	if dryRun {
-		opts = append(opts, client.DryRunAll)
-	}
-	// The answer (the object as stored, or as it would be on a dry-run) is written back into u.
-	if err := k8s.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), opts...); err != nil {
-		t.Fatalf("server-side apply as %s: %v", manager, err)
-	}
-	return u
-}
-
-func toUnstructured(t *testing.T, obj client.Object) *unstructured.Unstructured {
-	t.Helper()
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &unstructured.Unstructured{Object: raw}
-}
-
-func initContainers(t *testing.T, u *unstructured.Unstructured) []string {
-	t.Helper()
-	cs, _, err := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "initContainers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, c := range cs {
-		names = append(names, c.(map[string]any)["name"].(string))
-	}
-	return names
+	})
+	return c
 }

@@ -42,29 +42,14 @@ func seedDeployment(t *testing.T, file, namespace string) *appsv1.Deployment {
 	return seed[appsv1.Deployment](t, file, namespace)
 }
 
-// logShipperSpec is the profile that turns deployment-plain.yaml into deployment-logshipper.yaml.
-func logShipperSpec() v1alpha1.SidecarProfileSpec {
-	return v1alpha1.SidecarProfileSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "myapp"}},
-		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{
-			Name:         "logshipper",
-			Image:        "alpine:latest",
-			Command:      []string{"sh", "-c", "tail -F /opt/logs.txt"},
-			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/opt"}},
-		}}},
-		Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "data",
-			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
-		AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "data", MountPath: "/opt"}},
-	}
-}
-
-// The fixtures the suite shares with test/cli's tables: a one-sidecar profile spec selecting app=<app>, a
-// SidecarProfile, a minimal Deployment labelled app=<name>.
+// The fixtures the suite shares with test/cli's tables and test/gitops: a one-sidecar profile spec selecting
+// app=<app>, the log shipper of the seed manifests, a SidecarProfile, a minimal Deployment labelled app=<name>.
 var (
-	sidecarSpec   = profilecases.SidecarSpec
-	newProfile    = profilecases.NewProfile
-	newDeployment = profilecases.NewDeployment
-	allAtOnce     = profilecases.AllAtOnce()
+	logShipperSpec = profilecases.LogShipperSpec
+	sidecarSpec    = profilecases.SidecarSpec
+	newProfile     = profilecases.NewProfile
+	newDeployment  = profilecases.NewDeployment
+	allAtOnce      = profilecases.AllAtOnce()
 )
 
 func create(t *testing.T, objs ...client.Object) {

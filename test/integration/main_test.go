@@ -78,9 +78,6 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// assetsDir is where the apiserver, etcd and kubectl binaries are.
-func assetsDir() string { return testEnv.Assets }
-
 func zapLevel() zapcore.Level {
 	if os.Getenv("TEST_VERBOSE") != "" {
 		return -1

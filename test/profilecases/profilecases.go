@@ -7,8 +7,8 @@
 //   - Defaulted: valid profiles that leave out fields the CRD defaults. The apiserver stores them defaulted and the
 //     webhook hashes what it stores; the CLI must write the same revision in the injection annotation.
 //
-// The integration tests (test/integration) and the CLI's agreement test (test/cli) use it. It holds no test
-// itself: rows are data, each harness runs them its own way.
+// The integration tests (test/integration) and the CLI's agreement test (test/cli) use it, and the GitOps
+// scenarios (test/gitops) its fixtures. It holds no test itself: rows are data, each harness runs them its own way.
 package profilecases
 
 import (
@@ -75,6 +75,23 @@ func SidecarSpec(app, sidecar string) v1alpha1.SidecarProfileSpec {
 	return v1alpha1.SidecarProfileSpec{
 		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
 		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: sidecar, Image: "busybox:local", Command: []string{"sleep", "infinity"}}}},
+	}
+}
+
+// LogShipperSpec is the profile that turns test/testdata/seed/deployment-plain.yaml into
+// deployment-logshipper.yaml: a log shipper tailing /opt/logs.txt from a volume the app container mounts at /opt.
+func LogShipperSpec() v1alpha1.SidecarProfileSpec {
+	return v1alpha1.SidecarProfileSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "myapp"}},
+		Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{
+			Name:         "logshipper",
+			Image:        "alpine:latest",
+			Command:      []string{"sh", "-c", "tail -F /opt/logs.txt"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/opt"}},
+		}}},
+		Volumes: []v1alpha1.ProfileVolume{{Volume: corev1.Volume{Name: "data",
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
+		AppContainerMounts: []v1alpha1.AppContainerMount{{Name: "data", MountPath: "/opt"}},
 	}
 }
 
