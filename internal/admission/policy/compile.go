@@ -278,30 +278,12 @@ func (c compiler) variables() ([]admissionregistrationv1.Variable, error) {
 		return nil, err
 	}
 	vars = append(vars, placement...)
-	entries, err := c.recordEntries()
+	items, err := c.placedItems()
 	if err != nil {
 		return nil, err
 	}
-	sidecars, err := c.sidecars()
-	if err != nil {
-		return nil, err
-	}
-	vols, err := c.volumeItems()
-	if err != nil {
-		return nil, err
-	}
-	mounts, err := c.mountsPerContainer()
-	if err != nil {
-		return nil, err
-	}
-	vars = append(vars, sidecars...)
-	vars = append(vars,
-		admissionregistrationv1.Variable{Name: "vols", Expression: vols},
-		admissionregistrationv1.Variable{Name: "mounts", Expression: mounts},
-		admissionregistrationv1.Variable{Name: "record", Expression: entries},
-		admissionregistrationv1.Variable{Name: "annotation", Expression: `'{"profiles":[' + variables.record.join(",") + ']}'`},
-	)
-	return vars, nil
+	vars = append(vars, items...)
+	return append(vars, admissionregistrationv1.Variable{Name: "annotation", Expression: `'{"profiles":[' + variables.record.join(",") + ']}'`}), nil
 }
 
 // templateVariables: the pod template, the labels of the workload and its namespace, and the names the pod's

@@ -18,9 +18,10 @@ import (
 // the profiles placed before it), then holds back every placed profile whose sidecars mount a volume that the
 // resulting pod does not declare, and places again, until nothing more is held. Each round holds one more
 // profile back or ends, so the rounds are unrolled once per profile whose sidecars mount a volume it does not
-// declare itself (usually none, and then there is one round).
+// declare itself (usually none, and then there is one round). A name or mount path that several profiles use is
+// carried from one to the next (sharing), so that each profile's condition stays as short as its own uses.
 func (c compiler) placement() ([]admissionregistrationv1.Variable, error) {
-	var vars []admissionregistrationv1.Variable
+	fits := make([]string, len(c.profiles))
 	borrowed := make([][]string, len(c.profiles))
 	rounds := 0
 	for i, p := range c.profiles {
@@ -29,55 +30,52 @@ func (c compiler) placement() ([]admissionregistrationv1.Variable, error) {
 			return nil, fmt.Errorf("%s: %w", p.Ref, err)
 		}
 		r := c.renders[i]
-		terms := append([]string{sel}, c.fitsWorkload(r)...)
-		vars = append(vars, admissionregistrationv1.Variable{Name: fmt.Sprintf("s%d", i), Expression: strings.Join(terms, " && ")})
+		fits[i] = strings.Join(append([]string{sel}, c.fitsWorkload(r)...), " && ")
 		if borrowed[i] = borrowedVolumes(r); len(borrowed[i]) > 0 {
 			rounds++
 		}
 	}
-	placed := func(round, i int) string {
-		if round == rounds {
-			return fmt.Sprintf("p%d", i)
-		}
-		return fmt.Sprintf("r%dp%d", round, i)
-	}
-	held := func(round, i int) string { return fmt.Sprintf("r%dh%d", round, i) }
-	for round := 0; round <= rounds; round++ {
+	// With one round, each profile's own condition is in its placement: a variable fewer per profile for the
+	// apiserver to compile. With several, it is a variable s<i> each round reads.
+	var vars []admissionregistrationv1.Variable
+	own := func(i int) string { return "(" + fits[i] + ")" }
+	if rounds > 0 {
 		for i := range c.profiles {
-			terms := []string{fmt.Sprintf("variables.s%d", i)}
-			if round > 0 && len(borrowed[i]) > 0 {
-				terms = append(terms, "!variables."+held(round, i))
-			}
-			for j := range i {
-				if c.together(i, j) {
-					terms = append(terms, c.fitsAfter(c.renders[i], c.renders[j], "variables."+placed(round, j))...)
-				}
-			}
-			vars = append(vars, admissionregistrationv1.Variable{Name: placed(round, i), Expression: strings.Join(terms, " && ")})
+			vars = append(vars, admissionregistrationv1.Variable{Name: fmt.Sprintf("s%d", i), Expression: fits[i]})
 		}
-		if round == rounds {
+		own = func(i int) string { return fmt.Sprintf("variables.s%d", i) }
+	}
+	sh := c.sharing()
+	held := func(n, i int) string { return fmt.Sprintf("r%dh%d", n, i) } // profile i is held back from round n on
+	for n := 0; n <= rounds; n++ {
+		r := round(fmt.Sprintf("r%d", n))
+		if n == rounds {
+			r = ""
+		}
+		for i := range c.profiles {
+			terms := []string{own(i)}
+			if n > 0 && len(borrowed[i]) > 0 {
+				terms = append(terms, "!variables."+held(n, i))
+			}
+			terms = append(terms, c.free(sh, r, i)...)
+			vars = append(vars, admissionregistrationv1.Variable{Name: r.placed(i), Expression: strings.Join(terms, " && ")})
+			vars = append(vars, c.carried(sh, r, i)...)
+		}
+		if n == rounds {
 			break
 		}
 		for i := range c.profiles {
 			if len(borrowed[i]) == 0 {
 				continue
 			}
-			expr := fmt.Sprintf("(variables.%s && (%s))", placed(round, i), c.missing(i, borrowed[i], func(j int) string { return "variables." + placed(round, j) }))
-			if round > 0 {
-				expr = "variables." + held(round, i) + " || " + expr
+			expr := fmt.Sprintf("(variables.%s && (%s))", r.placed(i), missing(sh, r, borrowed[i]))
+			if n > 0 {
+				expr = "variables." + held(n, i) + " || " + expr
 			}
-			vars = append(vars, admissionregistrationv1.Variable{Name: held(round+1, i), Expression: expr})
+			vars = append(vars, admissionregistrationv1.Variable{Name: held(n+1, i), Expression: expr})
 		}
 	}
 	return vars, nil
-}
-
-// together reports whether profiles i and j can select one workload: two SidecarProfiles of different
-// namespaces never do, so neither's names can take the other's. Leaving such pairs out keeps a fleet's policy
-// linear in its profiles, not quadratic.
-func (c compiler) together(i, j int) bool {
-	a, b := c.profiles[i].Namespace, c.profiles[j].Namespace
-	return a == "" || b == "" || a == b
 }
 
 // borrowedVolumes are the volumes the profile's sidecars mount that its spec.volumes do not declare: the
@@ -98,15 +96,13 @@ func borrowedVolumes(r inject.Rendering) []string {
 	return out
 }
 
-// missing: one of the borrowed volumes is neither the pod's own nor one of a placed profile's.
-func (c compiler) missing(i int, borrowed []string, placed func(int) string) string {
+// missing: one of the borrowed volumes is neither the pod's own nor one of a placed profile's, in the round.
+func missing(sh sharing, r round, borrowed []string) string {
 	var terms []string
 	for _, v := range borrowed {
 		term := fmt.Sprintf("!(%s in variables.podVolumes)", quote(v))
-		for j := range c.profiles {
-			if j != i && c.together(i, j) && slices.Contains(volumeNames(c.renders[j].Volumes), v) {
-				term += " && !" + placed(j)
-			}
+		if k, ok := sh.index[use{useVolume, v}]; ok { // the profile that borrows it is none of its users
+			term += " && !" + sh.takenBy(r, k, sh.users[k][len(sh.users[k])-1])
 		}
 		terms = append(terms, "("+term+")")
 	}
@@ -163,22 +159,6 @@ func (c compiler) fitsWorkload(r inject.Rendering) []string {
 	return terms
 }
 
-// fitsAfter: none of the profile's names is one that an earlier profile, if placed, took.
-func (c compiler) fitsAfter(r, earlier inject.Rendering, placed string) []string {
-	if shared(containerNames(r.Sidecars), containerNames(earlier.Sidecars)) || shared(volumeNames(r.Volumes), volumeNames(earlier.Volumes)) {
-		return []string{"!" + placed}
-	}
-	var terms []string
-	for _, m := range r.Mounts {
-		for _, n := range earlier.Mounts {
-			if m.Mount.MountPath == n.Mount.MountPath {
-				terms = append(terms, fmt.Sprintf("!(%s && %s)", placed, bothTarget(m, n)))
-			}
-		}
-	}
-	return terms
-}
-
 // targets is the CEL condition that the app container x is one the mount goes into.
 func targets(x string, m inject.AppMount) string {
 	if len(m.Containers) == 0 {
@@ -192,40 +172,95 @@ func bothTarget(m, n inject.AppMount) string {
 	return fmt.Sprintf("variables.apps.exists(x, %s && %s)", targets("x", m), targets("x", n))
 }
 
-// sidecars are the variables before and after: the sidecars placed before and after the workload's own init
-// containers, in placement order.
-func (c compiler) sidecars() ([]admissionregistrationv1.Variable, error) {
-	parts := map[v1alpha1.Placement][]string{}
+// placedItems are the variables of what the profiles place: each profile's own, c<i> its sidecars, v<i> its
+// volumes, m<i> its mounts per app container and e<i> its record entry, each empty when it is not placed; then
+// before and after (the sidecars placed before and after the workload's own init containers), vols, mounts and
+// record, which gather them in placement order.
+//
+// The apiserver refuses an expression longer than 100,000 code points or nested deeper than 250 (CEL's parser
+// limits), so a sum of every profile's literals, a chain of one term per profile, would refuse a policy of a few
+// hundred profiles. Each literal is in its profile's own variable, and each gathering variable sums references
+// to them as a balanced tree (concat): no expression grows by more than a reference per profile, nor deepens by
+// more than a level each time the profiles double. Runs of profiles per variable would be fewer variables, but
+// CEL's checker takes longer per term the more terms an expression has: a policy of 300 profiles with mounts took
+// three times as long to compile with runs of 64.
+func (c compiler) placedItems() ([]admissionregistrationv1.Variable, error) {
+	var vars []admissionregistrationv1.Variable
+	refs := map[string][]string{} // the gathering variable: the references it sums
+	add := func(gather, name, expr string) {
+		vars = append(vars, admissionregistrationv1.Variable{Name: name, Expression: expr})
+		refs[gather] = append(refs[gather], "variables."+name)
+	}
 	for i, r := range c.renders {
-		if len(r.Sidecars) == 0 {
-			continue
+		if len(r.Sidecars) > 0 {
+			part, err := c.ifPlaced(i, r.Sidecars)
+			if err != nil {
+				return nil, err
+			}
+			add(string(r.Placement), fmt.Sprintf("c%d", i), part)
 		}
-		part, err := c.ifPlaced(i, r.Sidecars)
+		if len(r.Volumes) > 0 {
+			part, err := c.ifPlaced(i, r.Volumes)
+			if err != nil {
+				return nil, err
+			}
+			add("vols", fmt.Sprintf("v%d", i), part)
+		}
+		if len(r.Mounts) > 0 {
+			part, err := c.mountsPerContainer(i)
+			if err != nil {
+				return nil, err
+			}
+			add("mounts", fmt.Sprintf("m%d", i), part)
+		}
+		entry, err := c.recordEntry(i)
 		if err != nil {
 			return nil, err
 		}
-		parts[r.Placement] = append(parts[r.Placement], part)
+		add("record", fmt.Sprintf("e%d", i), fmt.Sprintf("(%s ? [%s] : [])", c.placed(i), entry))
 	}
-	return []admissionregistrationv1.Variable{
-		{Name: "before", Expression: concat(parts[v1alpha1.PlacementBeforeInitContainers])},
-		{Name: "after", Expression: concat(parts[v1alpha1.PlacementAfterInitContainers])},
-	}, nil
+	same := func(sum string) string { return sum }
+	vars = append(vars, gathered("before", refs[string(v1alpha1.PlacementBeforeInitContainers)], "", same)...)
+	vars = append(vars, gathered("after", refs[string(v1alpha1.PlacementAfterInitContainers)], "", same)...)
+	vars = append(vars, gathered("vols", refs["vols"], "", same)...)
+	if len(refs["mounts"]) == 0 {
+		vars = append(vars, admissionregistrationv1.Variable{Name: "mounts", Expression: "variables.apps.map(x, [])"})
+	} else {
+		// Per app container k, the sum of each profile's mounts at k.
+		vars = append(vars, gathered("mounts", refs["mounts"], "[k]", func(sum string) string { return "variables.apps.transformList(k, x, " + sum + ")" })...)
+	}
+	return append(vars, gathered("record", refs["record"], "", same)...), nil
 }
 
-// volumeItems is the volumes placed, in placement order.
-func (c compiler) volumeItems() (string, error) {
-	var parts []string
-	for i, r := range c.renders {
-		if len(r.Volumes) == 0 {
-			continue
+// gatherFanIn is how many references a gathering variable sums at most: CEL's checker takes longer per term the
+// more terms an expression has (a sum of 1,000 references took a second and a half to check), so more are
+// gathered in steps.
+const gatherFanIn = 32
+
+// gathered is the variable name, the sum (in wrap) of the variables refs (each read at the index at), and before
+// it, when there are more refs than gatherFanIn, the variables <name>_<step>_<n> that sum them in steps.
+func gathered(name string, refs []string, at string, wrap func(string) string) []admissionregistrationv1.Variable {
+	var vars []admissionregistrationv1.Variable
+	for step := 0; len(refs) > gatherFanIn; step++ {
+		var next []string
+		for k := 0; k < len(refs); k += gatherFanIn {
+			v := admissionregistrationv1.Variable{Name: fmt.Sprintf("%s_%d_%d", name, step, k/gatherFanIn),
+				Expression: wrap(concat(indexed(refs[k:min(k+gatherFanIn, len(refs))], at)))}
+			vars = append(vars, v)
+			next = append(next, "variables."+v.Name)
 		}
-		part, err := c.ifPlaced(i, r.Volumes)
-		if err != nil {
-			return "", err
-		}
-		parts = append(parts, part)
+		refs = next
 	}
-	return concat(parts), nil
+	return append(vars, admissionregistrationv1.Variable{Name: name, Expression: wrap(concat(indexed(refs, at)))})
+}
+
+// indexed is each ref read at the index at ("" for none).
+func indexed(refs []string, at string) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r + at
+	}
+	return out
 }
 
 // ifPlaced is the CEL list of items (a slice) when profile i is placed, else the empty list.
@@ -237,32 +272,17 @@ func (c compiler) ifPlaced(i int, items any) (string, error) {
 	return fmt.Sprintf("(%s ? %s : [])", c.placed(i), lit), nil
 }
 
-// mountsPerContainer is, for each app container, the mounts placed in it, in placement order.
-func (c compiler) mountsPerContainer() (string, error) {
+// mountsPerContainer is, for each app container, the mounts profile i places in it, in its order.
+func (c compiler) mountsPerContainer(i int) (string, error) {
 	var parts []string
-	for i, r := range c.renders {
-		for _, m := range r.Mounts {
-			lit, err := literal([]corev1.VolumeMount{m.Mount})
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, fmt.Sprintf("(%s && %s ? %s : [])", c.placed(i), targets("x", m), lit))
-		}
-	}
-	return "variables.apps.map(x, " + concat(parts) + ")", nil
-}
-
-// recordEntries is the injection record's entries of the profiles placed, each the JSON the engine writes.
-func (c compiler) recordEntries() (string, error) {
-	var parts []string
-	for i := range c.profiles {
-		entry, err := c.recordEntry(i)
+	for _, m := range c.renders[i].Mounts {
+		lit, err := literal([]corev1.VolumeMount{m.Mount})
 		if err != nil {
 			return "", err
 		}
-		parts = append(parts, fmt.Sprintf("(%s ? [%s] : [])", c.placed(i), entry))
+		parts = append(parts, fmt.Sprintf("(%s && %s ? %s : [])", c.placed(i), targets("x", m), lit))
 	}
-	return concat(parts), nil
+	return "variables.apps.map(x, " + concat(parts) + ")", nil
 }
 
 // recordEntry is the CEL string of one profile's inject.RecordEntry. Everything in it is known when compiling
@@ -321,12 +341,18 @@ func (c compiler) patch() string {
 	return fmt.Sprintf("size(variables.record) == 0 ? [] : %s + %s + %s + %s", inits, vols, mounts, meta)
 }
 
-// concat is the CEL sum of list expressions; [] for none.
+// concat is the CEL sum of list expressions, in order; [] for none. The sum is a balanced tree, parenthesized: CEL
+// parses a + b + c as (a + b) + c, one level deeper for each term, and the apiserver refuses an expression nested
+// deeper than 250.
 func concat(parts []string) string {
-	if len(parts) == 0 {
+	switch len(parts) {
+	case 0:
 		return "[]"
+	case 1:
+		return parts[0]
 	}
-	return strings.Join(parts, " + ")
+	mid := len(parts) / 2
+	return "(" + concat(parts[:mid]) + " + " + concat(parts[mid:]) + ")"
 }
 
 func containerNames(cs []corev1.Container) []string {
@@ -352,17 +378,6 @@ func duplicated(names []string) bool {
 			return true
 		}
 		seen[n] = true
-	}
-	return false
-}
-
-func shared(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
-				return true
-			}
-		}
 	}
 	return false
 }

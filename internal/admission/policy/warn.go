@@ -2,8 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 
@@ -27,16 +25,24 @@ const ownerSlot = "⟦owner⟧"
 // events say why, as for every workload.
 func (c compiler) warnings(mp *admissionregistrationv1.MutatingAdmissionPolicy) (Validating, error) {
 	vars := append(c.templateVariables(), admissionregistrationv1.Variable{Name: "record",
-		Expression: fmt.Sprintf("variables.tmpl.?metadata.?annotations[?%s].orValue(\"\")", quote(v1alpha1.InjectionAnnotation))})
+		Expression: fmt.Sprintf("variables.tmpl.?metadata.?annotations[?%s].orValue(\"\")", quote(v1alpha1.InjectionAnnotation))},
+		// The profiles the record lists, by recordKey, from one pass over the record: a look-up of each profile in
+		// the record itself (string.contains) costs the record's length times the key's, and a shard of 300
+		// profiles would exceed the apiserver's cost budget, leaving every warning out.
+		admissionregistrationv1.Variable{Name: "recorded", Expression: `variables.record.split('{"kind":').map(e, e.split(',"hash":')[0])`})
 	var validations []admissionregistrationv1.Validation
 	for i, p := range c.profiles {
-		vars = append(vars, admissionregistrationv1.Variable{Name: fmt.Sprintf("in%d", i), Expression: "variables.record.contains(" + quote(recordPrefix(p.Ref)) + ")"})
+		vars = append(vars, admissionregistrationv1.Variable{Name: fmt.Sprintf("in%d", i), Expression: quote(recordKey(p.Ref)) + " in variables.recorded"})
 		sel, err := c.selects(p)
 		if err != nil {
 			return Validating{}, fmt.Errorf("%s: %w", p.Ref, err)
 		}
 		vars = append(vars, admissionregistrationv1.Variable{Name: fmt.Sprintf("skipped%d", i), Expression: fmt.Sprintf("%s && !variables.in%d", sel, i)})
-		validations = append(validations, c.nameWarnings(i)...)
+	}
+	sh := c.sharing()
+	vars = append(vars, c.firstRecorded(sh)...)
+	for i := range c.profiles {
+		validations = append(validations, c.nameWarnings(sh, i)...)
 	}
 	var conds []admissionregistrationv1.MatchCondition
 	for _, cond := range mp.Spec.MatchConditions {
@@ -53,25 +59,27 @@ func (c compiler) warnings(mp *admissionregistrationv1.MutatingAdmissionPolicy) 
 	}, admissionregistrationv1.Warn), nil
 }
 
-// recordPrefix is how a profile's entry in the injection record begins (the engine's JSON, and the policies').
-func recordPrefix(ref inject.ProfileRef) string {
-	return fmt.Sprintf(`{"kind":%q,"name":%q,`, ref.Kind, ref.Name)
+// recordKey is what of a profile's entry in the injection record (the engine's JSON, and the policies') comes
+// between its opening `{"kind":` and `,"hash":`, which nothing else in the record has: JSON escapes a quote in a
+// string.
+func recordKey(ref inject.ProfileRef) string {
+	return fmt.Sprintf(`%q,"name":%q`, ref.Kind, ref.Name)
 }
 
 // nameWarnings are profile i's validations, one per sidecar and volume name, each failing (and so warning) when
 // the profile was skipped and the name is taken.
-func (c compiler) nameWarnings(i int) []admissionregistrationv1.Validation {
+func (c compiler) nameWarnings(sh sharing, i int) []admissionregistrationv1.Validation {
 	r := c.renders[i]
 	var out []admissionregistrationv1.Validation
 	for k, s := range r.Sidecars {
-		owner := c.owner(i, s.Name, "variables.names", func(r inject.Rendering) []string { return containerNames(r.Sidecars) }, quote(inject.OwnerWorkload))
+		owner := c.owner(sh, i, use{useContainer, s.Name}, "variables.names", quote(inject.OwnerWorkload))
 		out = append(out, c.nameWarning(i, owner, inject.Conflict{Field: fmt.Sprintf("spec.sidecars[%d].name", k), What: "container", Name: s.Name}))
 	}
 	for k, v := range r.Volumes {
 		// A volume of the pod is the workload's; one of the volumeClaimTemplates only, the workload kind's.
 		workload := fmt.Sprintf(`%s in variables.podVolumes ? %s : %s`, quote(v.Name), quote(inject.OwnerWorkload),
 			quote(fmt.Sprintf("the %s's volumeClaimTemplates", c.kind.Name)))
-		owner := c.owner(i, v.Name, "variables.volumes", func(r inject.Rendering) []string { return volumeNames(r.Volumes) }, workload)
+		owner := c.owner(sh, i, use{useVolume, v.Name}, "variables.volumes", workload)
 		out = append(out, c.nameWarning(i, owner, inject.Conflict{Field: fmt.Sprintf("spec.volumes[%d].name", k), What: "volume", Name: v.Name}))
 	}
 	return out
@@ -88,24 +96,44 @@ func (c compiler) nameWarning(i int, owner string, conflict inject.Conflict) adm
 	}
 }
 
-// owner is the CEL string of who has a name of profile i in the stored template, as the engine would have found
-// it when placing profile i: the first profile placed before it with that name, else the workload (workload, a
-// CEL string) if the template has the name and no profile of the policy placed it; else "".
-func (c compiler) owner(i int, name, present string, names func(inject.Rendering) []string, workload string) string {
-	var earlier, others []string
-	for j := range c.profiles {
-		if j == i || !c.together(i, j) || !slices.Contains(names(c.renders[j]), name) {
+// firstRecorded are, for each name several profiles use, the variables w<k>_<i>: the first of its users up to
+// profile i that the stored template's record lists, "" for none. Each user carries the one before it on, so
+// that a warning reads one variable, however many profiles share the name (see sharing).
+func (c compiler) firstRecorded(sh sharing) []admissionregistrationv1.Variable {
+	var out []admissionregistrationv1.Variable
+	for k, users := range sh.users {
+		if len(users) < 2 || sh.uses[k].what == useMountPath {
 			continue
 		}
-		placed := fmt.Sprintf("variables.in%d", j)
-		others = append(others, placed)
-		if j < i {
-			earlier = append(earlier, fmt.Sprintf("%s ? %s : ", placed, quote(c.profiles[j].Ref.String())))
+		for at, i := range users {
+			expr := fmt.Sprintf("variables.in%d ? %s : \"\"", i, quote(c.profiles[i].Ref.String()))
+			if at > 0 {
+				prev := fmt.Sprintf("variables.w%d_%d", k, users[at-1])
+				expr = fmt.Sprintf("%s != \"\" ? %s : (%s)", prev, prev, expr)
+			}
+			out = append(out, admissionregistrationv1.Variable{Name: fmt.Sprintf("w%d_%d", k, i), Expression: expr})
 		}
 	}
-	own := quote(name) + " in " + present
-	if len(others) > 0 {
-		own += " && !(" + strings.Join(others, " || ") + ")"
+	return out
+}
+
+// owner is the CEL string of who has a name of profile i in the stored template, as the engine would have found
+// it when placing profile i: the first profile placed before it with that name, else the workload (workload, a
+// CEL string) if the template has the name and no profile of the policy placed it; else "". It is read only when
+// profile i was skipped, so "no profile of the policy placed it" may ask of every user of the name, i too.
+func (c compiler) owner(sh sharing, i int, u use, present, workload string) string {
+	own := quote(u.name) + " in " + present
+	k := sh.index[u]
+	users := sh.users[k]
+	if len(users) < 2 {
+		return fmt.Sprintf(`(%s ? (%s) : "")`, own, workload)
 	}
-	return fmt.Sprintf(`%s(%s ? (%s) : "")`, strings.Join(earlier, ""), own, workload)
+	own += fmt.Sprintf(` && variables.w%d_%d == ""`, k, users[len(users)-1])
+	byWorkload := fmt.Sprintf(`(%s ? (%s) : "")`, own, workload)
+	prev, ok := sh.before(k, i)
+	if !ok {
+		return byWorkload
+	}
+	earlier := fmt.Sprintf("variables.w%d_%d", k, prev)
+	return fmt.Sprintf(`%s != "" ? %s : %s`, earlier, earlier, byWorkload)
 }

@@ -144,20 +144,8 @@ func webhookWarnings(t *testing.T, kind workload.Kind, obj client.Object, profil
 // create of the stored workload by u (every validation that fails warns).
 func policyWarnings(t *testing.T, kind workload.Kind, stored client.Object, profiles []*v1alpha1.ClusterSidecarProfile, u user.Info) []string {
 	t.Helper()
-	var compiled []Profile
-	for _, p := range profiles {
-		c, err := FromProfile(p, &p.Spec.SidecarProfileSpec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		compiled = append(compiled, c)
-	}
-	policies, err := Compile(kind, compiled, Options{ManagerUser: "outrigger"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, c := range policies {
+	for _, c := range compiled(t, kind, profiles) {
 		failed, _ := evaluate(t, c.Warnings.Policy, request{op: admission.Create, object: unstructuredOf(t, stored, kind.GVK),
 			gvr: kind.GVK.GroupVersion().WithResource(kind.Resource), namespace: "shop", user: u,
 			namespaceObj: namespaceObject("shop", map[string]string{"kubernetes.io/metadata.name": "shop"})})
