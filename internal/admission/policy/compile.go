@@ -17,6 +17,7 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -87,6 +88,9 @@ func Name(kind workload.Kind) string {
 // own: one policy for each namespace that has SidecarProfiles (those and every ClusterSidecarProfile, matching
 // that namespace only), and one with the ClusterSidecarProfiles for every other namespace. A request matches
 // exactly one policy of its kind, which holds every profile that can select it.
+//
+// A policy that cannot be compiled (beyond the apiserver's limits: a LimitError) does not keep the others from
+// being compiled: they are returned, and the error joins a ShardError for each policy that could not be.
 func Compile(kind workload.Kind, profiles []Profile, o Options) ([]Compiled, error) {
 	placed := forKind(kind, profiles)
 	var clusterWide []Profile
@@ -100,25 +104,70 @@ func Compile(kind workload.Kind, profiles []Profile, o Options) ([]Compiled, err
 	}
 	namespaces := slices.Sorted(maps.Keys(local))
 	var out []Compiled
+	var errs []error
+	shard := func(name, namespace string, placed []Profile, sel *metav1.LabelSelector) {
+		c, err := compileOne(kind, name, placed, sel, o)
+		if err != nil {
+			errs = append(errs, &ShardError{Policy: name, Kind: kind.Name, Namespace: namespace, Profiles: listOf(placed), Err: err})
+			return
+		}
+		out = append(out, c)
+	}
 	for _, ns := range namespaces {
 		in := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 			Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{ns}}}}
-		c, err := compileOne(kind, Name(kind)+"."+ns, inPlacementOrder(append(slices.Clone(clusterWide), local[ns]...)), in, o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+		shard(Name(kind)+"."+ns, ns, inPlacementOrder(append(slices.Clone(clusterWide), local[ns]...)), in)
 	}
 	if len(clusterWide) > 0 {
 		others := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 			Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: append(o.Protected.Names(), namespaces...)}}}
-		c, err := compileOne(kind, Name(kind), clusterWide, others, o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+		shard(Name(kind), "", clusterWide, others)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+// A ShardError is a policy that cannot be compiled, with the profiles it would hold. Its message says what the
+// workloads of its namespaces miss and what to change.
+type ShardError struct {
+	// Policy is the MutatingAdmissionPolicy's name.
+	Policy string
+	Kind   v1alpha1.WorkloadKind
+	// Namespace is the one namespace the policy is for; "" for every namespace without SidecarProfiles.
+	Namespace string
+	// Profiles are the profiles it would place (their revision too), in placement order.
+	Profiles []Listed
+	Err      error
+}
+
+func (e *ShardError) Error() string {
+	where, fewer := "the namespaces without SidecarProfiles", "fewer or smaller ClusterSidecarProfiles that can select a "+string(e.Kind)
+	if e.Namespace != "" {
+		where = "namespace " + e.Namespace
+		fewer = fmt.Sprintf("fewer or smaller profiles that can select a %s there (its SidecarProfiles and the ClusterSidecarProfiles)", e.Kind)
+	}
+	msg := fmt.Sprintf("the admission policy of the %ss of %s, with its %d profiles, cannot be compiled: %v", e.Kind, where, len(e.Profiles), e.Err)
+	var limit *LimitError
+	if errors.As(e.Err, &limit) {
+		msg += fmt.Sprintf("; so the %ss created there get no sidecars at admission: use %s (a narrower spec.workloadKinds), or admission by webhook (--admission=webhook, Helm value admission: webhook)", e.Kind, fewer)
+	}
+	return msg
+}
+
+func (e *ShardError) Unwrap() error { return e.Err }
+
+// ShardErrors are the ShardErrors an error of Compile joins.
+func ShardErrors(err error) []*ShardError {
+	var out []*ShardError
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		return nil
+	}
+	for _, e := range joined.Unwrap() {
+		if se, ok := e.(*ShardError); ok {
+			out = append(out, se)
+		}
+	}
+	return out
 }
 
 // namespaceNameLabel is the label every namespace has, its name.
@@ -170,6 +219,12 @@ func compileOne(kind workload.Kind, name string, placed []Profile, namespaces *m
 	if err != nil {
 		return Compiled{}, err
 	}
+	if err := checkMutating(p); err != nil {
+		return Compiled{}, err
+	}
+	if err := checkValidating(w.Policy); err != nil {
+		return Compiled{}, err
+	}
 	return Compiled{Policy: p, Binding: b, Warnings: w}, nil
 }
 
@@ -203,12 +258,16 @@ type Listed struct {
 }
 
 func listed(profiles []Profile) (string, error) {
+	raw, err := json.Marshal(listOf(profiles))
+	return string(raw), err
+}
+
+func listOf(profiles []Profile) []Listed {
 	out := make([]Listed, len(profiles))
 	for i, p := range profiles {
 		out[i] = Listed{ProfileRef: p.Ref, Namespace: p.Namespace, Revision: inject.Revision(p.Rendered)}
 	}
-	raw, err := json.Marshal(out)
-	return string(raw), err
+	return out
 }
 
 // Places reads a policy's ProfilesAnnotation.

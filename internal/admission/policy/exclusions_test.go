@@ -55,15 +55,7 @@ func TestCompile_PoliciesLeaveTheProtectedNamespacesOut(t *testing.T) {
 			map[string][]metav1.LabelSelectorRequirement{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var profiles []policy.Profile
-			for _, p := range tc.profiles {
-				compiled, err := policy.FromProfile(p, p.ProfileSpec())
-				if err != nil {
-					t.Fatal(err)
-				}
-				profiles = append(profiles, compiled)
-			}
-			cs, err := policy.Compile(workload.Deployment, profiles, policy.Options{Protected: tc.protected})
+			cs, err := compileFor(t, workload.Deployment, tc.profiles, policy.Options{Protected: tc.protected})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,6 +72,20 @@ func TestCompile_PoliciesLeaveTheProtectedNamespacesOut(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compileFor compiles the policies of the kind for the profiles, each at its spec.
+func compileFor(t *testing.T, kind workload.Kind, profiles []selection.Profile, o policy.Options) ([]policy.Compiled, error) {
+	t.Helper()
+	var in []policy.Profile
+	for _, p := range profiles {
+		c, err := policy.FromProfile(p, p.ProfileSpec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, c)
+	}
+	return policy.Compile(kind, in, o)
 }
 
 func clusterProfile(name string) *v1alpha1.ClusterSidecarProfile {

@@ -11,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -77,8 +75,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	r.findOwner(ctx)
-	keep := map[string]bool{}
-	var keepKinds []string // kinds whose policies failed to compile keep what they have
+	keep := map[string]bool{} // and the warnings' policy and the bindings, of the same names
 	var errs []error
 	for _, v := range policy.ProfileChecks(r.known()) {
 		keep[v.Policy.Name] = true
@@ -86,21 +83,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	for _, kind := range r.Kinds.List() {
 		compiled, err := policy.Compile(kind, byImmutability[kind.Immutable], r.Options)
-		if err != nil {
-			// The profile's status names the field (selection.Check).
-			errs = append(errs, fmt.Errorf("compiling the admission policies of %s: %w", kind.Name, err))
-			keepKinds = append(keepKinds, policy.Name(kind))
-			continue
+		for _, failed := range policy.ShardErrors(err) {
+			// The policy keeps what it has, which the apiserver goes on admitting by. Compiling again changes
+			// nothing until the profiles change, which compiles again: no retry.
+			keep[failed.Policy] = true
+			log.FromContext(ctx).Error(failed, "an admission policy cannot be compiled", "policy", failed.Policy)
 		}
 		for _, c := range compiled {
-			keep[c.Policy.Name] = true // and the warnings' policy, of the same name
+			keep[c.Policy.Name] = true
 			errs = append(errs, r.writeAll(ctx, c.Policy, c.Binding, c.Warnings.Policy, c.Warnings.Binding)...)
 		}
 	}
-	kept := func(name string) bool {
-		return keep[name] || slices.ContainsFunc(keepKinds, func(k string) bool { return name == k || strings.HasPrefix(name, k+".") })
-	}
-	if err := r.prune(ctx, kept); err != nil {
+	if err := r.prune(ctx, func(name string) bool { return keep[name] }); err != nil {
 		errs = append(errs, err)
 	}
 	return ctrl.Result{}, errors.Join(errs...)
