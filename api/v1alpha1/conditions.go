@@ -85,6 +85,12 @@ const (
 	// serve, as its CRD has no pod template where the manager's configuration says; the message names the entry.
 	// Fix the entry or the CRD (a changed CRD is checked again without a restart), or leave the kind out.
 	ReasonKindNotServed = "KindNotServed"
+	// ReasonAdmissionPolicyFailed (Stalled=True, Ready=False): in admission by policy, a MutatingAdmissionPolicy
+	// that should place the profile cannot be compiled within the apiserver's limits (too many or too large
+	// profiles can select one namespace's workloads of a kind), or the apiserver refused it, so the workloads
+	// created there get none of its profiles' sidecars at admission. The message names the policy and the limit,
+	// and says what to change: fewer or smaller profiles, or admission by webhook.
+	ReasonAdmissionPolicyFailed = "AdmissionPolicyFailed"
 	// ReasonRolloutInWaves (Reconciling=True, Ready=False): the profile's current revision (the candidate) rolls out
 	// in waves (spec.rollout); the message says which wave is open and what the next one waits for.
 	ReasonRolloutInWaves = "RolloutInWaves"

@@ -23,6 +23,10 @@ const (
 	// EventInjectionFailed (Warning): the apiserver refused Outrigger's patch of the workload; the status reason
 	// is ReasonWriteFailed.
 	EventInjectionFailed = "InjectionFailed"
+	// EventAdmissionPolicyFailed (Warning, on the profile): an admission policy that should place the profile
+	// cannot be compiled or was refused (see ReasonAdmissionPolicyFailed); recorded when the reason first shows or
+	// changes.
+	EventAdmissionPolicyFailed = ReasonAdmissionPolicyFailed
 	// EventWaveOpened (Normal, on the profile): a wave of the candidate revision opened.
 	EventWaveOpened = "WaveOpened"
 	// EventRolledOut (Normal, on the profile): the candidate reached every workload and is the stable revision.

@@ -105,13 +105,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*workload.Set, err
 		}
 	}
 	if o.Policies != nil {
+		notAdmitted := admissioncontroller.NewNotAdmitted()
 		s.policies = &admissioncontroller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Catalog: s.cat,
-			Kinds: s.served, Known: o.Known(), Options: o.Policies.Options, Owner: o.Policies.Owner}
+			Kinds: s.served, Known: o.Known(), Options: o.Policies.Options, Owner: o.Policies.Owner,
+			NotAdmitted: notAdmitted, Events: mgr.GetEventRecorder("outrigger"), ProfilesChanged: s.recheckProfiles}
 		if err := s.policies.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
 		for _, r := range s.profiles {
-			r.Placed = admissioncontroller.Placed(mgr.GetClient())
+			r.Placed, r.NotAdmitted = admissioncontroller.Placed(mgr.GetClient()), notAdmitted.For
 		}
 	}
 	for _, r := range s.profiles {
@@ -203,11 +205,17 @@ func (s *setup) refuse(ctx context.Context, kind workload.Kind, err error) {
 
 // kindsChanged has every profile's status computed again (no-op before the profile reconcilers are set up).
 func (s *setup) kindsChanged() {
-	for _, r := range s.profiles {
-		r.KindsChanged()
-	}
+	s.recheckProfiles()
 	if s.policies != nil {
 		s.policies.KindsChanged()
+	}
+}
+
+// recheckProfiles computes every profile's status again: whether the admission policies place it changed, which
+// no watch delivers (KindsChanged looks at every profile).
+func (s *setup) recheckProfiles() {
+	for _, r := range s.profiles {
+		r.KindsChanged()
 	}
 }
 

@@ -156,8 +156,8 @@ func reconcilingCondition(in Input, t tally, w waves) metav1.Condition {
 }
 
 // stalledCondition is True when Outrigger cannot go on without a person: an unusable spec, a cluster without
-// native sidecars, or (unless the profile is being deleted) a kind it lists that the manager refused, a conflict,
-// a failure or a stuck rollout.
+// native sidecars, or (unless the profile is being deleted) a kind it lists that the manager refused, an
+// admission policy that cannot place it, a conflict, a failure or a stuck rollout.
 func stalledCondition(in Input, t tally, w waves) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonSucceeded, Message: "not stalled"}
 	set := func(reason, msg string) { c.Status, c.Reason, c.Message = metav1.ConditionTrue, reason, msg }
@@ -170,6 +170,8 @@ func stalledCondition(in Input, t tally, w waves) metav1.Condition {
 	case len(in.KindsNotServed) > 0:
 		set(v1alpha1.ReasonKindNotServed, truncate("workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: "+
 			strings.Join(in.KindsNotServed, "; "), 1024))
+	case in.NotAdmitted != "":
+		set(v1alpha1.ReasonAdmissionPolicyFailed, truncate(in.NotAdmitted, 1024))
 	case w.halted():
 		set(v1alpha1.ReasonRolloutHalted, haltedMessage(in, t, w))
 	case t.conflicts > 0 || t.failures > 0 || t.stuck > 0:

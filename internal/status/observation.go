@@ -77,6 +77,9 @@ type Input struct {
 	Revisions RevisionStore
 	// KindsNotServed says, for each kind the profile lists that the manager refused to serve, which kind and why.
 	KindsNotServed []string
+	// NotAdmitted says why an admission policy that should place the profile does not (admission by policy): the
+	// policy, the limit it is beyond or the apiserver's refusal, and what to change; "" when every one does.
+	NotAdmitted string
 }
 
 // Failure is why Outrigger could not bring a workload to what its profiles say at its last try.

@@ -80,6 +80,10 @@ var containerClash = inject.Conflict{
 	Field: "spec.sidecars[0].name", What: "container", Name: "log-shipper", Owner: inject.OwnerWorkload,
 }
 
+// notAdmitted is why an admission policy does not place a profile, as the policy reconciler says it.
+const notAdmitted = "the admission policy of the Deployments of namespace shop, with its 301 profiles, cannot be compiled: " +
+	"MutatingAdmissionPolicy outrigger.deployments.apps.shop: the policy as stored is 1780 KiB, more than the 1520 KiB the apiserver takes"
+
 type wantCond struct {
 	status metav1.ConditionStatus
 	reason string
@@ -267,6 +271,16 @@ func TestCompute(t *testing.T) {
 				exact: "workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: " +
 					"CloneSet: kinds[0] (apps.kruise.io/v1alpha1 CloneSet): podTemplatePath: no field tmpl"},
 			attention: []wantAttention{{name: "api", reason: v1alpha1.ReasonConflict, msg: []string{containerClash.Message()}}},
+		},
+		{
+			name: "an admission policy that cannot place the profile stalls it, over a conflict",
+			in: Input{Generation: 5, Revision: rev, NotAdmitted: notAdmitted,
+				Workloads: []WorkloadObservation{dep("team-a", "web"), dep("team-a", "api", conflicted(containerClash))}},
+			matched: 2, injected: 1, upToDate: 1,
+			ready:       wantCond{status: metav1.ConditionFalse, reason: v1alpha1.ReasonAdmissionPolicyFailed, exact: notAdmitted},
+			reconciling: succeeded,
+			stalled:     wantCond{status: metav1.ConditionTrue, reason: v1alpha1.ReasonAdmissionPolicyFailed, exact: notAdmitted},
+			attention:   []wantAttention{{name: "api", reason: v1alpha1.ReasonConflict, msg: []string{containerClash.Message()}}},
 		},
 		{
 			name: "a conflict with several clashes joins them",

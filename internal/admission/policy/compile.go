@@ -140,15 +140,15 @@ type ShardError struct {
 }
 
 func (e *ShardError) Error() string {
-	where, fewer := "the namespaces without SidecarProfiles", "fewer or smaller ClusterSidecarProfiles that can select a "+string(e.Kind)
+	where, fewer := "the namespaces without SidecarProfiles", "ClusterSidecarProfiles"
 	if e.Namespace != "" {
-		where = "namespace " + e.Namespace
-		fewer = fmt.Sprintf("fewer or smaller profiles that can select a %s there (its SidecarProfiles and the ClusterSidecarProfiles)", e.Kind)
+		where, fewer = "namespace "+e.Namespace, "profiles, SidecarProfiles there or ClusterSidecarProfiles,"
 	}
 	msg := fmt.Sprintf("the admission policy of the %ss of %s, with its %d profiles, cannot be compiled: %v", e.Kind, where, len(e.Profiles), e.Err)
 	var limit *LimitError
 	if errors.As(e.Err, &limit) {
-		msg += fmt.Sprintf("; so the %ss created there get no sidecars at admission: use %s (a narrower spec.workloadKinds), or admission by webhook (--admission=webhook, Helm value admission: webhook)", e.Kind, fewer)
+		msg += fmt.Sprintf("; so the %[1]ss created there get no sidecars at admission: use fewer or smaller %[2]s that can select a %[1]s "+
+			"(or narrow their spec.workloadKinds), or admission by webhook (--admission=webhook, Helm value admission: webhook)", e.Kind, fewer)
 	}
 	return msg
 }

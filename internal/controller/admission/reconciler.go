@@ -4,15 +4,19 @@
 // skipped; and the ValidatingAdmissionPolicies that check profiles (their workloadKinds, their selectors, their
 // author's rights), which the apiserver runs whether the manager is up or not. They are written when a profile
 // changes (its spec, or its rollout, which changes the revision new workloads get), put back when someone edits
-// or deletes one, and pruned when no profile needs them.
+// or deletes one, and pruned when no profile needs them. A policy that cannot be compiled within the apiserver's
+// limits, or that the apiserver refuses, keeps what it had, and the profiles it should place say why: in their
+// status (NotAdmitted, which the profile reconciler reads) and in an event.
 package admission
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -61,6 +66,12 @@ type Reconciler struct {
 	// installs. Empty, or not found, means no owner.
 	Owner string
 	owner *metav1.OwnerReference
+	// NotAdmitted is where the reconciler says, per profile, why a policy that should place it does not (nil: it
+	// says it only in its log); ProfilesChanged has the profiles' status computed again when that changed.
+	NotAdmitted     *NotAdmitted
+	ProfilesChanged func()
+	// Events records on a profile why a policy that should place it does not, when that first shows or changes.
+	Events events.EventRecorder
 
 	kindsChanged chan event.GenericEvent
 }
@@ -70,12 +81,18 @@ var key = ctrl.Request{NamespacedName: types.NamespacedName{Name: "admission-pol
 // Reconcile compiles the profiles and writes the policies that differ, then deletes Outrigger's policies and
 // bindings that no kind needs any more.
 func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	byImmutability, err := r.profiles(ctx)
+	byImmutability, objects, err := r.profiles(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	r.findOwner(ctx)
 	keep := map[string]bool{} // and the warnings' policy and the bindings, of the same names
+	problems := map[profileKey][]string{}
+	note := func(profiles []policy.Listed, why string) {
+		for _, l := range profiles {
+			problems[keyOfListed(l)] = append(problems[keyOfListed(l)], why)
+		}
+	}
 	var errs []error
 	for _, v := range policy.ProfileChecks(r.known()) {
 		keep[v.Policy.Name] = true
@@ -88,16 +105,60 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 			// nothing until the profiles change, which compiles again: no retry.
 			keep[failed.Policy] = true
 			log.FromContext(ctx).Error(failed, "an admission policy cannot be compiled", "policy", failed.Policy)
+			note(failed.Profiles, failed.Error())
 		}
 		for _, c := range compiled {
 			keep[c.Policy.Name] = true
-			errs = append(errs, r.writeAll(ctx, c.Policy, c.Binding, c.Warnings.Policy, c.Warnings.Binding)...)
+			failed := r.writeAll(ctx, c.Policy, c.Binding, c.Warnings.Policy, c.Warnings.Binding)
+			errs = append(errs, failed...)
+			if why := refusal(c.Policy, failed); why != "" {
+				note(placedBy(c.Policy), why)
+			}
 		}
 	}
 	if err := r.prune(ctx, func(name string) bool { return keep[name] }); err != nil {
 		errs = append(errs, err)
 	}
+	r.report(problems, objects)
 	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// refusal says why a compiled policy is not in place when the apiserver refused one of its writes (the object
+// itself, not a transient failure, which the retry overcomes): "" when none was refused.
+func refusal(p *admissionregistrationv1.MutatingAdmissionPolicy, errs []error) string {
+	for _, err := range errs {
+		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err) ||
+			apierrors.IsForbidden(err) || strings.Contains(err.Error(), "too large") { // etcd's "request is too large"
+			return fmt.Sprintf("the apiserver refused the admission policy %s, which should place this profile and %d more: %v; "+
+				"until it takes it, the workloads the policy is for get no sidecars at admission from the profiles it lacks: "+
+				"use fewer or smaller profiles there, or admission by webhook (--admission=webhook, Helm value admission: webhook)",
+				p.Name, len(placedBy(p))-1, err)
+		}
+	}
+	return ""
+}
+
+// placedBy are the profiles a compiled policy places: its annotation, which the compiler wrote.
+func placedBy(p *admissionregistrationv1.MutatingAdmissionPolicy) []policy.Listed {
+	listed, _ := policy.Places(p)
+	return listed
+}
+
+// report keeps, per profile, why the policies that should place it do not (problems), records an event on each
+// profile whose reason showed or changed, and has the profiles' status computed again when any changed.
+func (r *Reconciler) report(problems map[profileKey][]string, objects map[profileKey]selection.Profile) {
+	if r.NotAdmitted == nil {
+		return
+	}
+	changed := r.NotAdmitted.set(problems)
+	for k, why := range changed {
+		if p, ok := objects[k]; ok && why != "" && r.Events != nil {
+			r.Events.Eventf(p, nil, corev1.EventTypeWarning, v1alpha1.EventAdmissionPolicyFailed, "Admit", "%s", why)
+		}
+	}
+	if len(changed) > 0 && r.ProfilesChanged != nil {
+		r.ProfilesChanged()
+	}
 }
 
 func (r *Reconciler) known() workload.Kinds {
@@ -119,18 +180,19 @@ func (r *Reconciler) writeAll(ctx context.Context, objs ...client.Object) []erro
 }
 
 // profiles are every profile not being deleted, at the revision new workloads get, for kinds with a mutable
-// template (false) and an immutable one (true). A profile whose selectors do not parse is left out: its status
-// says what to fix, and it selects nothing.
-func (r *Reconciler) profiles(ctx context.Context) (map[bool][]policy.Profile, error) {
+// template (false) and an immutable one (true), and the objects, to record events on. A profile whose selectors
+// do not parse is left out: its status says what to fix, and it selects nothing.
+func (r *Reconciler) profiles(ctx context.Context) (map[bool][]policy.Profile, map[profileKey]selection.Profile, error) {
 	all, err := r.Catalog.AllProfiles(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[bool][]policy.Profile{}
+	out, objects := map[bool][]policy.Profile{}, map[profileKey]selection.Profile{}
 	for _, p := range all {
 		if !p.GetDeletionTimestamp().IsZero() {
 			continue
 		}
+		objects[keyOf(p)] = p
 		compiled, err := policy.FromProfile(p, nil)
 		if err != nil {
 			log.FromContext(ctx).V(1).Info("not compiling a profile whose selectors do not parse", "profile", p.GetName(), "error", err.Error())
@@ -141,7 +203,7 @@ func (r *Reconciler) profiles(ctx context.Context) (map[bool][]policy.Profile, e
 			out[frozen] = append(out[frozen], compiled)
 		}
 	}
-	return out, nil
+	return out, objects, nil
 }
 
 // findOwner looks the owner up once; until it exists, policies are written without one.

@@ -41,6 +41,9 @@ func (r *Reconciler) observe(ctx context.Context, p selection.Profile) (status.I
 			in.KindsNotServed = append(in.KindsNotServed, fmt.Sprintf("%s: %s", k, why))
 		}
 	}
+	if r.NotAdmitted != nil {
+		in.NotAdmitted = r.NotAdmitted(p)
+	}
 	sel, specErr := selection.Parse(p, r.Catalog.Protected)
 	in.SpecError = specErr
 	ref := selection.Ref(p)

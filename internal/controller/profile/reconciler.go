@@ -62,6 +62,9 @@ type Reconciler struct {
 	// Placed reports whether an admission policy still places the profile (nil: admission by webhook). A
 	// profile being deleted keeps its finalizer until none does, so no workload gets its sidecars after.
 	Placed func(context.Context, selection.Profile) (bool, error)
+	// NotAdmitted says why an admission policy that should place the profile does not, "" when every one does
+	// (nil: admission by webhook).
+	NotAdmitted func(selection.Profile) string
 	// NewProfile returns an empty object of the profile kind this reconciler serves.
 	NewProfile func() selection.Profile
 	// Kinds are the workload kinds served now; WatchKind adds one while the manager runs.

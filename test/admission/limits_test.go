@@ -1,0 +1,116 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/selection"
+	"github.com/outrigger-dev/outrigger/internal/workload"
+)
+
+// A namespace whose profiles make a policy larger than the apiserver stores is never silent: each profile the
+// policy would hold is Stalled with the reason AdmissionPolicyFailed, naming the policy, the limit and what to
+// change, and a Warning event says so; the other namespaces' policy is written all the same. Once the namespace
+// has fewer profiles, its policy is written and the profiles are no longer stalled.
+func TestPolicyMode_AShardBeyondTheAPIServersLimitsIsReportedOnItsProfiles(t *testing.T) {
+	ctx := context.Background()
+	startPolicyManager(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "too-large-"}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	mesh := &v1alpha1.ClusterSidecarProfile{ObjectMeta: metav1.ObjectMeta{Name: "limits-mesh"}}
+	mesh.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns.Name}}
+	mesh.Spec.SidecarProfileSpec = spec(sidecars("proxy"), kinds(v1alpha1.KindDeployment))
+	// 20 profiles of 80 KB each: 1.6 MB, more than etcd stores in one object.
+	profiles := []client.Object{mesh}
+	for i := range 20 {
+		p := local(ns.Name, fmt.Sprintf("large-%d", i), sidecars(fmt.Sprintf("large-%d", i)), kinds(v1alpha1.KindDeployment))
+		p.ProfileSpec().Sidecars[0].Env = []corev1.EnvVar{{Name: "BLOB", Value: strings.Repeat("x", 80_000)}}
+		profiles = append(profiles, p)
+	}
+	for _, p := range profiles {
+		if err := k8s.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { deleteProfiles(t, profiles) }) // before the manager stops: it removes their finalizers
+
+	shard := policy.Name(workload.Deployment) + "." + ns.Name
+	large := profiles[1]
+	waitFor(t, "the namespace's profiles to be stalled for their policy", func() bool {
+		c := stalled(ctx, large)
+		return c != nil && c.Reason == v1alpha1.ReasonAdmissionPolicyFailed
+	})
+	for _, says := range []string{"namespace " + ns.Name, shard, "the policy as stored", "--admission=webhook"} {
+		if c := stalled(ctx, large); !strings.Contains(c.Message, says) {
+			t.Errorf("the Stalled condition does not say %q: %s", says, c.Message)
+		}
+	}
+	waitFor(t, "a Warning event on the profile", func() bool { return hasEvent(ctx, large, v1alpha1.EventAdmissionPolicyFailed) })
+	if err := k8s.Get(ctx, client.ObjectKey{Name: shard}, &admissionregistrationv1.MutatingAdmissionPolicy{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the namespace's policy: %v, want none", err)
+	}
+	waitFor(t, "the other namespaces' policy to place the ClusterSidecarProfile", func() bool {
+		return placesRevision(ctx, workload.Deployment, inject.Revision(&mesh.Spec.SidecarProfileSpec))
+	})
+
+	deleteProfiles(t, profiles[6:])
+	waitFor(t, "the namespace's policy to be written and its profiles no longer stalled", func() bool {
+		c := stalled(ctx, large)
+		err := k8s.Get(ctx, client.ObjectKey{Name: shard}, &admissionregistrationv1.MutatingAdmissionPolicy{})
+		return c != nil && c.Status == metav1.ConditionFalse && err == nil
+	})
+}
+
+// stalled is the profile's Stalled condition, nil until it has one.
+func stalled(ctx context.Context, p client.Object) *metav1.Condition {
+	live := p.DeepCopyObject().(selection.Profile)
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), live); err != nil {
+		return nil
+	}
+	return meta.FindStatusCondition(live.ProfileStatus().Conditions, v1alpha1.ConditionStalled)
+}
+
+// hasEvent reports whether an event of the reason regards the object.
+func hasEvent(ctx context.Context, obj client.Object, reason string) bool {
+	var events eventsv1.EventList
+	if err := k8s.List(ctx, &events, client.InNamespace(obj.GetNamespace())); err != nil {
+		return false
+	}
+	for _, e := range events.Items {
+		if e.Reason == reason && e.Regarding.Name == obj.GetName() {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteProfiles deletes the profiles and waits until they are gone, the manager having removed their finalizers.
+func deleteProfiles(t *testing.T, profiles []client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	for _, p := range profiles {
+		if err := k8s.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+			t.Error(err)
+		}
+	}
+	for _, p := range profiles {
+		waitFor(t, "profile "+p.GetName()+" to be gone", func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(p), p.DeepCopyObject().(client.Object)))
+		})
+	}
+}
