@@ -76,6 +76,60 @@ func TestPolicyMode_AShardBeyondTheAPIServersLimitsIsReportedOnItsProfiles(t *te
 	})
 }
 
+// A platform's 300 ClusterSidecarProfiles are one policy per kind for the namespaces without SidecarProfiles. The
+// apiserver takes each, and the warnings' policy beside it, and a workload they select is stored exactly as the
+// engine injects it: the profiles share sidecar names, volumes and mount paths, and some do not select it.
+func TestPolicies_AShardOf300ClusterSidecarProfilesIsTakenAndInjectsAsTheEngine(t *testing.T) {
+	runs.Add(1)
+	t.Cleanup(func() {
+		deletePolicies(t)
+		deleteProfileChecks(t) // the warnings' policies
+	})
+	var profiles []selection.Profile
+	for i := range 300 {
+		mods := []specMod{sidecars(fmt.Sprintf("sidecar-%d", i)), order(int32(i % 3))}
+		if i%10 == 0 {
+			mods[0] = sidecars("shipper") // only the first placed keeps the name
+		}
+		if i%3 == 0 {
+			path := fmt.Sprintf("/mnt/%d", i)
+			if i%9 == 0 {
+				path = "/var/log/shared" // only the first placed mounts it
+			}
+			mods = append(mods, volumes(fmt.Sprintf("volume-%d", i)), mounts(fmt.Sprintf("volume-%d", i), path))
+		}
+		if i%7 == 0 {
+			mods = append(mods, matchLabels("app", "other"))
+		}
+		profiles = append(profiles, cluster(fmt.Sprintf("platform-%03d", i), mods...))
+	}
+	obj := deployment("platform")
+	checkTogether(t, []equivalence{{name: "300 ClusterSidecarProfiles", profiles: profiles, obj: obj}}, 5000)
+
+	// The warnings' policy of the kind, which the manager writes beside it.
+	var compiled []policy.Profile
+	for _, p := range profiles {
+		c, err := policy.FromProfile(p, p.ProfileSpec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		compiled = append(compiled, c)
+	}
+	cs, err := policy.Compile(workload.Deployment, compiled, options)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("compiling: %v (%d policies)", err, len(cs))
+	}
+	upsert(t, cs[0].Warnings.Policy)
+	upsert(t, cs[0].Warnings.Binding)
+	var taken admissionregistrationv1.MutatingAdmissionPolicy
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(cs[0].Policy), &taken); err != nil {
+		t.Fatal(err)
+	}
+	if listed, err := policy.Places(&taken); err != nil || len(listed) != len(profiles)+1 {
+		t.Errorf("the policy taken places %d profiles (%v), want %d and the probe", len(listed), err, len(profiles))
+	}
+}
+
 // stalled is the profile's Stalled condition, nil until it has one.
 func stalled(ctx context.Context, p client.Object) *metav1.Condition {
 	live := p.DeepCopyObject().(selection.Profile)
