@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outrigger-dev/outrigger/internal/admission/policy"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -21,18 +20,7 @@ func TestPolicies_AFleetOfProfilesIsShardedByNamespace(t *testing.T) {
 		profiles = append(profiles, local(ns, "logs", sidecars("shipper"), volumes("logs"), mounts("logs", "/var/log/app")))
 	}
 	profiles = append(profiles, cluster("mesh", sidecars("proxy"), namespaceSelector("mesh", "on")))
-	var compiled []policy.Profile
-	for _, p := range profiles {
-		c, err := policy.FromProfile(p, p.ProfileSpec())
-		if err != nil {
-			t.Fatal(err)
-		}
-		compiled = append(compiled, c)
-	}
-	cs, err := policy.Compile(workload.Deployment, compiled, options)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := compileProfiles(t, workload.Deployment, profiles)
 	if len(cs) != teams+1 {
 		t.Fatalf("%d policies, want one per team's namespace and one for the other namespaces", len(cs))
 	}

@@ -107,17 +107,9 @@ func TestPolicies_AShardOf300ClusterSidecarProfilesIsTakenAndInjectsAsTheEngine(
 	checkTogether(t, []equivalence{{name: "300 ClusterSidecarProfiles", profiles: profiles, obj: obj}}, 5000)
 
 	// The warnings' policy of the kind, which the manager writes beside it.
-	var compiled []policy.Profile
-	for _, p := range profiles {
-		c, err := policy.FromProfile(p, p.ProfileSpec())
-		if err != nil {
-			t.Fatal(err)
-		}
-		compiled = append(compiled, c)
-	}
-	cs, err := policy.Compile(workload.Deployment, compiled, options)
-	if err != nil || len(cs) != 1 {
-		t.Fatalf("compiling: %v (%d policies)", err, len(cs))
+	cs := compileProfiles(t, workload.Deployment, profiles)
+	if len(cs) != 1 {
+		t.Fatalf("%d policies, want one", len(cs))
 	}
 	upsert(t, cs[0].Warnings.Policy)
 	upsert(t, cs[0].Warnings.Binding)
@@ -128,6 +120,24 @@ func TestPolicies_AShardOf300ClusterSidecarProfilesIsTakenAndInjectsAsTheEngine(
 	if listed, err := policy.Places(&taken); err != nil || len(listed) != len(profiles)+1 {
 		t.Errorf("the policy taken places %d profiles (%v), want %d and the probe", len(listed), err, len(profiles))
 	}
+}
+
+// compileProfiles compiles the kind's policies for the profiles, each at its spec; an error fails the test.
+func compileProfiles(t *testing.T, kind workload.Kind, profiles []selection.Profile) []policy.Compiled {
+	t.Helper()
+	var compiled []policy.Profile
+	for _, p := range profiles {
+		c, err := policy.FromProfile(p, p.ProfileSpec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		compiled = append(compiled, c)
+	}
+	cs, err := policy.Compile(kind, compiled, options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
 
 // stalled is the profile's Stalled condition, nil until it has one.
