@@ -147,7 +147,8 @@ func (e *ShardError) Error() string {
 	msg := fmt.Sprintf("the admission policy of the %ss of %s, with its %d profiles, cannot be compiled: %v", e.Kind, where, len(e.Profiles), e.Err)
 	var limit *LimitError
 	if errors.As(e.Err, &limit) {
-		msg += fmt.Sprintf("; so the %[1]ss created there get no sidecars at admission: use fewer or smaller %[2]s that can select a %[1]s "+
+		msg += fmt.Sprintf("; so the %[1]ss created there do not get these profiles' sidecars at admission as they are now (the policy, if it was "+
+			"written before, stays as it was): use fewer or smaller %[2]s that can select a %[1]s "+
 			"(or narrow their spec.workloadKinds), or admission by webhook (--admission=webhook, Helm value admission: webhook)", e.Kind, fewer)
 	}
 	return msg

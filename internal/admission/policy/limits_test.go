@@ -56,7 +56,7 @@ func TestCompile_APolicyBeyondTheAPIServersLimitsIsAnErrorNamingItAndWhatToChang
 				t.Fatalf("got policy %q, namespace %q, %d profiles, error %v; want %q, %q, %d profiles, a limit on %s",
 					got.Policy, got.Namespace, len(got.Profiles), got.Err, tc.wantPolicy, tc.wantNamespace, tc.wantProfiles, tc.wantField)
 			}
-			for _, says := range []string{tc.wantField, "--admission=webhook", "fewer or smaller", "get no sidecars at admission"} {
+			for _, says := range []string{tc.wantField, "--admission=webhook", "fewer or smaller", "do not get these profiles' sidecars at admission"} {
 				if !strings.Contains(got.Error(), says) {
 					t.Errorf("the error does not say %q: %v", says, got)
 				}
