@@ -17,6 +17,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/metrics"
 	"github.com/outrigger-dev/outrigger/internal/mutation"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
@@ -48,6 +49,7 @@ func (h *Injector) kinds() KindFinder {
 func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.Response {
 	kind, ok := h.kinds().ByName(v1alpha1.WorkloadKind(req.Kind.Kind))
 	if !ok || (kind.Immutable && req.Operation != admissionv1.Create) {
+		decideNotServed(ctx, ok)
 		return admission.Allowed("")
 	}
 	obj := kind.NewObject()
@@ -60,6 +62,7 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 	if _, err := kind.PodTemplate(obj); err != nil {
 		var none *workload.NoTemplateError
 		if errors.As(err, &none) {
+			metrics.Decide(ctx, metrics.Skipped, metrics.NoPodTemplate)
 			return admission.Allowed("") // nothing to inject here; the status of a profile selecting it says why
 		}
 		return allowedWithWarning(ctx, "%s %s: no sidecars injected: %v", kind.Name, obj.GetName(), err)
@@ -72,6 +75,7 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 	if err != nil {
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
 	}
+	decide(ctx, obj, profiles, m, h.Catalog.Protected)
 	if !m.Changed {
 		return admission.Allowed("").WithWarnings(m.Warnings...)
 	}
@@ -146,6 +150,7 @@ func patchResponse(patch []byte) admission.Response {
 // allowedWithWarning admits the object unchanged: a webhook that cannot inject must never block a deploy.
 func allowedWithWarning(ctx context.Context, format string, args ...any) admission.Response {
 	msg := fmt.Sprintf("Outrigger: "+format, args...)
+	metrics.Decide(ctx, metrics.Error, metrics.None)
 	log.FromContext(ctx).Info(msg)
 	return admission.Allowed("").WithWarnings(msg)
 }

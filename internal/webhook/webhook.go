@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/metrics"
 	"github.com/outrigger-dev/outrigger/internal/workload"
 )
 
@@ -29,8 +30,8 @@ const (
 func Register(mgr ctrl.Manager, cat catalog.Catalog, served *workload.Set, known workload.Kinds) {
 	server := mgr.GetWebhookServer()
 	c := mgr.GetClient()
-	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: &Injector{
-		Catalog: cat, Kinds: served}})
+	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: metrics.InstrumentAdmission(&Injector{
+		Catalog: cat, Kinds: served})})
 	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &ProfileValidator{
 		Authorizer: Authorizer{Client: c, Kinds: known},
 		Collisions: CollisionValidator{Reader: c, Protected: cat.Protected},
