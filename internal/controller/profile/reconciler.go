@@ -29,6 +29,7 @@ import (
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
+	"github.com/outrigger-dev/outrigger/internal/metrics"
 	"github.com/outrigger-dev/outrigger/internal/revision/history"
 	"github.com/outrigger-dev/outrigger/internal/selection"
 	"github.com/outrigger-dev/outrigger/internal/status"
@@ -94,11 +95,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.pacer.forget(req.NamespacedName)
+			metrics.ForgetProfile(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	deleting := !p.GetDeletionTimestamp().IsZero()
 	if deleting && !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
+		metrics.ForgetProfile(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if !deleting && !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
@@ -116,6 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if placed, err := r.placed(ctx, p); err != nil || placed {
 			return ctrl.Result{RequeueAfter: placedRecheck}, err
 		}
+		metrics.ForgetProfile(req.NamespacedName)
 		return retryIfStale(ctx, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer))
 	}
 	old := p.ProfileStatus().Rollout.DeepCopy()
@@ -126,6 +130,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.patchStatus(ctx, p, st); err != nil {
 		return ctrl.Result{}, err
 	}
+	metrics.SetProfile(req.NamespacedName, st)
 	r.recordRolloutEvents(p, old, st.Rollout)
 	return ctrl.Result{RequeueAfter: recheck(in, st)}, nil
 }
