@@ -103,6 +103,10 @@ const (
 	// revision, until spec changes: a fix starts again from the canary wave, a revert to the stable revision gives
 	// it back to the workloads that got the candidate.
 	ReasonRolloutHalted = "RolloutHalted"
+	// ReasonOverrideRefused (per workload, never blocking): the workload asks, with an annotation, for an
+	// override of a sidecar's value that the profile's spec.overrides does not allow, or with a value that is not
+	// valid; the workload keeps the profile's value. The message names the annotation and the fix.
+	ReasonOverrideRefused = "OverrideRefused"
 	// ReasonHealthy (Degraded=False): every sidecar of the profile is ready in every pod.
 	ReasonHealthy = "Healthy"
 )
@@ -122,4 +126,7 @@ const (
 	InjectionAnnotation = "sidecars.outrigger.dev/injection"
 	// Finalizer keeps a profile until its sidecars are removed from every workload that carries them.
 	Finalizer = "sidecars.outrigger.dev/cleanup"
+	// OverrideAnnotationPrefix starts the annotations with which a workload overrides a sidecar's values, as its
+	// profile's spec.overrides allow: OverrideAnnotationPrefix + "<sidecar>.limits.memory", or + "<sidecar>.env.NAME".
+	OverrideAnnotationPrefix = "sidecars.outrigger.dev/"
 )

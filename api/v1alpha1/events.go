@@ -27,6 +27,9 @@ const (
 	// cannot be compiled or was refused (see ReasonAdmissionPolicyFailed); recorded when the reason first shows or
 	// changes.
 	EventAdmissionPolicyFailed = ReasonAdmissionPolicyFailed
+	// EventOverrideRefused (Warning, on the workload): an override the workload asks for was refused and the
+	// profile's value kept (see ReasonOverrideRefused).
+	EventOverrideRefused = ReasonOverrideRefused
 	// EventWaveOpened (Normal, on the profile): a wave of the candidate revision opened.
 	EventWaveOpened = "WaveOpened"
 	// EventRolledOut (Normal, on the profile): the candidate reached every workload and is the stable revision.

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -66,6 +67,7 @@ const (
 // ClusterSidecarProfile.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.appContainerMounts) || self.appContainerMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))",message="spec.appContainerMounts[].name must name a volume declared in spec.volumes: add the volume there, or fix the name"
+// +kubebuilder:validation:XValidation:rule="!has(self.overrides) || self.overrides.all(o, self.sidecars.exists(s, s.name == o.sidecar))",message="spec.overrides[].sidecar must name a sidecar of spec.sidecars: fix the name, or add the sidecar"
 type SidecarProfileSpec struct {
 	// selector selects workloads by the labels on the workload itself (not on its pods). An empty selector ({})
 	// selects every workload in scope, on purpose; it cannot be left out.
@@ -127,6 +129,18 @@ type SidecarProfileSpec struct {
 	// +optional
 	// +kubebuilder:default=Rollout
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
+
+	// overrides lists what a workload may change, for itself, in this profile's sidecars: resources and env
+	// values, per sidecar. A workload asks with annotations on itself (not on its pod template):
+	// sidecars.outrigger.dev/<sidecar>.<resource> (e.g. logshipper.limits.memory: 512Mi) and
+	// sidecars.outrigger.dev/<sidecar>.env.<NAME>. An override this list does not allow, or a bad value, is
+	// reported on the workload's events and in status.needsAttention, and the workload keeps the profile's values:
+	// creating it is never refused. Changing this list is a new revision, rolled out like any other.
+	// +optional
+	// +listType=map
+	// +listMapKey=sidecar
+	// +kubebuilder:validation:MaxItems=10
+	Overrides []SidecarOverride `json:"overrides,omitempty"`
 
 	// rollout says how a new revision reaches the existing workloads: in waves, a canary first, each gated on
 	// the sidecars' health (see RolloutStrategy). Left out, the defaults apply: waves of 1, 10% and 50% of the
@@ -192,6 +206,49 @@ type AppContainerMount struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MaxLength=63
 	Containers []string `json:"containers,omitempty"`
+}
+
+// SidecarOverride says what a workload may override in one of the profile's sidecars.
+type SidecarOverride struct {
+	// sidecar is the name of the sidecar, one of spec.sidecars.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Sidecar string `json:"sidecar"`
+
+	// resources are the requests and limits a workload may set, each with an optional ceiling.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=6
+	Resources []ResourceOverride `json:"resources,omitempty"`
+
+	// env are the names of the environment variables whose value a workload may set: the sidecar's own value is
+	// replaced (a valueFrom too), or the variable is added when the sidecar has none of that name.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=40
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Env []string `json:"env,omitempty"`
+}
+
+// OverridableResource names a request or limit a workload may override: requests.cpu, requests.memory,
+// requests.ephemeral-storage, and the same limits.
+// +kubebuilder:validation:Enum=requests.cpu;requests.memory;requests.ephemeral-storage;limits.cpu;limits.memory;limits.ephemeral-storage
+type OverridableResource string
+
+// ResourceOverride allows a workload to set one request or limit of a sidecar.
+type ResourceOverride struct {
+	// name is the request or limit: requests.cpu, requests.memory, requests.ephemeral-storage, limits.cpu,
+	// limits.memory or limits.ephemeral-storage.
+	// +required
+	Name OverridableResource `json:"name"`
+
+	// max is the largest value a workload may ask for; left out, any value.
+	// +optional
+	Max *resource.Quantity `json:"max,omitempty"`
 }
 
 // SidecarProfileStatus is what Outrigger observed and did for a profile. It follows kstatus: Ready, Reconciling

@@ -2,6 +2,7 @@ package inject
 
 import (
 	"fmt"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -14,12 +15,15 @@ type builder struct {
 	base   *corev1.PodTemplateSpec
 	placed map[ProfileRef]placed
 	owner  map[string]string // "container/NAME", "volume/NAME", "mount/INDEX/PATH" -> owner
+	// requests are the overrides the workload asks for (WorkloadAnnotations).
+	requests []requested
 }
 
-// placed is what one profile got into the template, and at which revision.
+// placed is what one profile got into the template, at which revision and with which overrides.
 type placed struct {
-	hash  string
-	items items
+	hash      string
+	overrides map[string]string
+	items     items
 }
 
 func newBuilder(base *corev1.PodTemplateSpec) *builder {
@@ -52,7 +56,7 @@ func (b *builder) apply(p Profile, rec Record, live map[ProfileRef]items) Profil
 	old, wasInjected := rec.Entry(p.Ref)
 	keepOld := func() {
 		if conflicts := b.conflicts(p.Ref, live[p.Ref]); len(conflicts) == 0 {
-			b.place(p.Ref, old.Hash, live[p.Ref])
+			b.place(p.Ref, placed{hash: old.Hash, overrides: old.Overrides, items: live[p.Ref]})
 			res.RecordedRevision = old.Hash
 		} else if len(res.Conflicts) == 0 {
 			res.Outcome, res.Conflicts = Conflicted, conflicts
@@ -70,8 +74,12 @@ func (b *builder) apply(p Profile, rec Record, live map[ProfileRef]items) Profil
 		keepOld()
 		return res
 	}
-	unchanged := wasInjected && old.Hash == res.Revision
-	want := b.desired(p.Spec, live[p.Ref], unchanged)
+	r := render(p.Spec)
+	ov := overridesFor(p.Spec, b.requests, r.sidecars)
+	res.Overrides, res.RefusedOverrides = ov.applied, ov.refused
+	applyOverrides(r.sidecars, ov.applied)
+	unchanged := wasInjected && old.Hash == res.Revision && maps.Equal(old.Overrides, ov.applied)
+	want := b.desired(r, live[p.Ref], unchanged)
 	if conflicts := b.conflicts(p.Ref, want); len(conflicts) > 0 {
 		res.Outcome, res.Conflicts = Conflicted, conflicts
 		if wasInjected {
@@ -79,16 +87,16 @@ func (b *builder) apply(p Profile, rec Record, live map[ProfileRef]items) Profil
 		}
 		return res
 	}
-	b.place(p.Ref, res.Revision, want)
+	b.place(p.Ref, placed{hash: res.Revision, overrides: ov.applied, items: want})
 	res.Outcome, res.RecordedRevision = Injected, res.Revision
 	return res
 }
 
-// desired renders the profile's items. When the template already carries this very revision, a live item that
+// desired is the profile's items, from its rendering for this workload. When the template already carries this
+// very revision, with the same overrides, a live item that
 // still has every field the rendering sets is kept as it is, with the fields the apiserver defaulted: so an
 // injected template is a fixed point and a resync writes nothing.
-func (b *builder) desired(spec *v1alpha1.SidecarProfileSpec, live items, unchanged bool) items {
-	r := render(spec)
+func (b *builder) desired(r rendering, live items, unchanged bool) items {
 	it := items{placement: r.placement, field: func(what string, i int) string {
 		switch what {
 		case "container":
@@ -158,7 +166,8 @@ func (b *builder) conflicts(ref ProfileRef, it items) []Conflict {
 }
 
 // place claims the names of one profile's items; build puts them in the template.
-func (b *builder) place(ref ProfileRef, hash string, it items) {
+func (b *builder) place(ref ProfileRef, pl placed) {
+	it := pl.items
 	for _, c := range it.sidecars {
 		b.owner[containerKey(c.Name)] = ref.String()
 	}
@@ -168,7 +177,7 @@ func (b *builder) place(ref ProfileRef, hash string, it items) {
 	for _, m := range it.mounts {
 		b.owner[mountKey(m.container, m.mount.MountPath)] = ref.String()
 	}
-	b.placed[ref] = placed{hash: hash, items: it}
+	b.placed[ref] = pl
 }
 
 // build returns the workload's template with the placed items of the profiles, in placement order: sidecars
@@ -184,7 +193,7 @@ func (b *builder) build(sorted []Profile) *corev1.PodTemplateSpec {
 		if !ok {
 			continue
 		}
-		entry := RecordEntry{ProfileRef: p.Ref, Hash: pl.hash, Placement: pl.items.placement, InitContainers: []string{}}
+		entry := RecordEntry{ProfileRef: p.Ref, Hash: pl.hash, Overrides: pl.overrides, Placement: pl.items.placement, InitContainers: []string{}}
 		for _, c := range pl.items.sidecars {
 			if pl.items.placement == v1alpha1.PlacementAfterInitContainers {
 				after = append(after, c)

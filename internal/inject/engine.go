@@ -41,6 +41,10 @@ type ProfileResult struct {
 	Revision, RecordedRevision string
 	// Conflicts is set when Outcome is Conflicted.
 	Conflicts []Conflict
+	// Overrides are the workload's overrides applied to the profile's current revision (<sidecar>.<field> ->
+	// value), RefusedOverrides those of its sidecars it refused (the profile's values stay).
+	Overrides        map[string]string
+	RefusedOverrides []RefusedOverride
 }
 
 // Result is the injected template and what happened to each profile, in placement order.
@@ -49,6 +53,8 @@ type Result struct {
 	Profiles []ProfileResult
 	// Changed is false when Template is semantically the template given: nothing to write.
 	Changed bool
+	// Unclaimed are the overrides the workload asks for of a sidecar no profile given renders.
+	Unclaimed []RefusedOverride
 }
 
 // Profile returns the result for ref, if the profile was given to the engine.
@@ -95,7 +101,7 @@ func Inject(tmpl *corev1.PodTemplateSpec, profiles []Profile, opts ...Option) (R
 		results[p.Ref] = b.apply(p, rec, live)
 	}
 	out := b.build(sorted)
-	res := Result{Template: out, Changed: !equality.Semantic.DeepEqual(tmpl, out)}
+	res := Result{Template: out, Changed: !equality.Semantic.DeepEqual(tmpl, out), Unclaimed: unclaimed(b.requests, profiles)}
 	for _, p := range sorted {
 		res.Profiles = append(res.Profiles, results[p.Ref])
 	}

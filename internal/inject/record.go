@@ -36,7 +36,11 @@ type MountRef struct {
 type RecordEntry struct {
 	ProfileRef `json:",inline"`
 	// Hash is the revision of the profile that rendered the items (see Revision).
-	Hash      string             `json:"hash"`
+	Hash string `json:"hash"`
+	// Overrides are the overrides of the workload the profile applied (<sidecar>.<field> -> value, see
+	// WorkloadAnnotations): with Hash, exactly what was rendered, so a changed annotation is a change to make and
+	// status never counts an override as drift.
+	Overrides map[string]string  `json:"overrides,omitempty"`
 	Placement v1alpha1.Placement `json:"placement"`
 	// InitContainers, Volumes and Mounts are what the profile added, by name.
 	InitContainers []string   `json:"initContainers"`

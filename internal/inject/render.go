@@ -49,7 +49,8 @@ func placementOf(spec *v1alpha1.SidecarProfileSpec) v1alpha1.Placement {
 
 // Revision is the hash of what a profile renders: it changes exactly when the injected items would. Fields that
 // do not change the rendering (selector, order, updatePolicy, workloadKinds) are left out, so editing them rolls
-// nothing out.
+// nothing out. The overrides a profile allows are in: allowing or forbidding one changes what the workloads that
+// ask for it get, so it rolls out in waves like any change of the sidecars.
 func Revision(spec *v1alpha1.SidecarProfileSpec) string {
 	r := render(spec)
 	raw, err := json.Marshal(struct {
@@ -57,7 +58,10 @@ func Revision(spec *v1alpha1.SidecarProfileSpec) string {
 		Sidecars  []corev1.Container           `json:"sidecars"`
 		Volumes   []corev1.Volume              `json:"volumes"`
 		Mounts    []v1alpha1.AppContainerMount `json:"mounts"`
-	}{r.placement, r.sidecars, r.volumes, normalizedMounts(r.mountSpecs)})
+		// Overrides are left out when empty, so that profiles written before overrides existed keep their
+		// revision, and upgrading Outrigger rolls nothing out.
+		Overrides []v1alpha1.SidecarOverride `json:"overrides,omitempty"`
+	}{r.placement, r.sidecars, r.volumes, normalizedMounts(r.mountSpecs), normalizedOverrides(spec.Overrides)})
 	if err != nil {
 		panic(fmt.Sprintf("marshalling a profile spec cannot fail: %v", err))
 	}
@@ -74,6 +78,20 @@ func normalizedMounts(mounts []v1alpha1.AppContainerMount) []v1alpha1.AppContain
 		sort.Strings(m.Containers)
 		out[i] = m
 	}
+	return out
+}
+
+// normalizedOverrides sorts what the CRD declares as sets and maps (the sidecars, each one's resources and env
+// names), so that reordering them does not change the revision.
+func normalizedOverrides(in []v1alpha1.SidecarOverride) []v1alpha1.SidecarOverride {
+	out := make([]v1alpha1.SidecarOverride, len(in))
+	for i, o := range in {
+		o = *o.DeepCopy()
+		sort.Strings(o.Env)
+		sort.Slice(o.Resources, func(a, b int) bool { return o.Resources[a].Name < o.Resources[b].Name })
+		out[i] = o
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Sidecar < out[b].Sidecar })
 	return out
 }
 

@@ -59,6 +59,7 @@ func Compute(kind workload.Kind, obj client.Object, profiles []inject.Profile) (
 			m.Warnings = append(m.Warnings, fmt.Sprintf("Outrigger did not inject %s: %s", p.Ref, msg))
 		}
 	}
+	m.Warnings = append(m.Warnings, overrideWarnings(m.Result)...)
 	if !m.Changed {
 		return m, nil
 	}
@@ -169,6 +170,20 @@ func conflictWarnings(res inject.Result) []string {
 		for _, c := range p.Conflicts {
 			out = append(out, fmt.Sprintf("Outrigger did not inject %s: %s", p.Ref, c.Message()))
 		}
+	}
+	return out
+}
+
+// overrideWarnings tell the person writing the workload which of the overrides it asks for were ignored, and why.
+func overrideWarnings(res inject.Result) []string {
+	var out []string
+	for _, p := range res.Profiles {
+		for _, r := range p.RefusedOverrides {
+			out = append(out, fmt.Sprintf("Outrigger kept the value of %s: %s", p.Ref, r.Message()))
+		}
+	}
+	for _, r := range res.Unclaimed {
+		out = append(out, "Outrigger applies no override: "+r.Message())
 	}
 	return out
 }

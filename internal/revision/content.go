@@ -15,11 +15,12 @@ type Content struct {
 	Sidecars           []v1alpha1.Sidecar           `json:"sidecars"`
 	Volumes            []v1alpha1.ProfileVolume     `json:"volumes,omitempty"`
 	AppContainerMounts []v1alpha1.AppContainerMount `json:"appContainerMounts,omitempty"`
+	Overrides          []v1alpha1.SidecarOverride   `json:"overrides,omitempty"`
 }
 
 // ContentOf returns the rendered part of a spec.
 func ContentOf(spec *v1alpha1.SidecarProfileSpec) Content {
-	return Content{Placement: spec.Placement, Sidecars: spec.Sidecars, Volumes: spec.Volumes, AppContainerMounts: spec.AppContainerMounts}
+	return Content{Placement: spec.Placement, Sidecars: spec.Sidecars, Volumes: spec.Volumes, AppContainerMounts: spec.AppContainerMounts, Overrides: spec.Overrides}
 }
 
 // Encode is the ControllerRevision data of a spec's content.
@@ -36,7 +37,7 @@ func SpecAt(spec *v1alpha1.SidecarProfileSpec, hash string, data []byte) (*v1alp
 		return nil, fmt.Errorf("revision %s: reading its stored content: %w", hash, err)
 	}
 	out := spec.DeepCopy()
-	out.Placement, out.Sidecars, out.Volumes, out.AppContainerMounts = c.Placement, c.Sidecars, c.Volumes, c.AppContainerMounts
+	out.Placement, out.Sidecars, out.Volumes, out.AppContainerMounts, out.Overrides = c.Placement, c.Sidecars, c.Volumes, c.AppContainerMounts, c.Overrides
 	if got := inject.Revision(out); got != hash {
 		return nil, fmt.Errorf("revision %s: its stored content hashes to %s (edited by hand?)", hash, got)
 	}

@@ -70,17 +70,18 @@ func (k Kind) PodTemplate(obj client.Object) (*corev1.PodTemplateSpec, error) {
 	return k.Template(obj), nil
 }
 
-// InjectOptions tell the engine what the workload adds to its pods outside the pod template, so that a
-// profile's volume named like a claim template is a conflict rather than a pod the apiserver refuses.
+// InjectOptions tell the engine about the workload beyond its pod template: the overrides its annotations ask
+// for, and what it adds to its pods outside the template, so that a profile's volume named like a claim
+// template is a conflict rather than a pod the apiserver refuses.
 func (k Kind) InjectOptions(obj client.Object) []inject.Option {
+	opts := []inject.Option{inject.WorkloadAnnotations(obj.GetAnnotations())}
 	if k.ClaimTemplates == nil {
-		return nil
+		return opts
 	}
-	names := k.ClaimTemplates(obj)
-	if len(names) == 0 {
-		return nil
+	if names := k.ClaimTemplates(obj); len(names) > 0 {
+		opts = append(opts, inject.WorkloadVolumes(fmt.Sprintf("the %s's volumeClaimTemplates", k.Name), names...))
 	}
-	return []inject.Option{inject.WorkloadVolumes(fmt.Sprintf("the %s's volumeClaimTemplates", k.Name), names...)}
+	return opts
 }
 
 // GroupResource is how RBAC and kubectl name the kind's resource: deployments.apps.
