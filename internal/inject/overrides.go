@@ -68,7 +68,7 @@ type RefusedOverride struct {
 
 // Message is the refusal in one sentence, for events, warnings and status.
 func (r RefusedOverride) Message() string {
-	return fmt.Sprintf("annotation %s=%q is ignored: %s", r.Annotation, r.Value, r.Why)
+	return fmt.Sprintf("annotation %s=%q: %s; the sidecar keeps the profile's value", r.Annotation, r.Value, r.Why)
 }
 
 // overrides is what a profile makes of the overrides a workload asks for.

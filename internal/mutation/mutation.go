@@ -179,11 +179,11 @@ func overrideWarnings(res inject.Result) []string {
 	var out []string
 	for _, p := range res.Profiles {
 		for _, r := range p.RefusedOverrides {
-			out = append(out, fmt.Sprintf("Outrigger kept the value of %s: %s", p.Ref, r.Message()))
+			out = append(out, fmt.Sprintf("Outrigger did not apply an override of %s: %s", p.Ref, r.Message()))
 		}
 	}
 	for _, r := range res.Unclaimed {
-		out = append(out, "Outrigger applies no override: "+r.Message())
+		out = append(out, "Outrigger did not apply an override: "+r.Message())
 	}
 	return out
 }
