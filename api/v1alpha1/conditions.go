@@ -111,6 +111,38 @@ const (
 	ReasonHealthy = "Healthy"
 )
 
+// Reasons of advice (per workload): something a person should change about one workload that blocks nothing. Each is
+// a status.needsAttention entry, ranked below the sidecar problems and above what is left alone on purpose, that
+// never changes a condition; a Warning event on the workload (see events.go); an admission warning (webhook mode
+// only: admission by policy has no webhook to answer); and a line of `outrigger explain`. docs/pitfalls.md has
+// each, with what to change.
+const (
+	// ReasonPodFailurePolicyMatchesSidecars: a Job's (or a CronJob's jobTemplate's) spec.podFailurePolicy has a rule
+	// with onExitCodes but no containerName, which the exit codes sidecars get when they are stopped (143 for
+	// SIGTERM, 137 when killed) can match: name the app container in the rule's containerName.
+	ReasonPodFailurePolicyMatchesSidecars = "PodFailurePolicyMatchesSidecars"
+	// ReasonStartupProbeInJob: a sidecar with a startupProbe in a Job's pod (restartPolicy Never or OnFailure): a
+	// probe that fails its first attempt can keep the app containers from ever starting
+	// (kubernetes/kubernetes#132826); drop the startupProbe from the profile's sidecar for Jobs, or give it an
+	// initialDelaySeconds long enough that its first attempt passes.
+	ReasonStartupProbeInJob = "StartupProbeInJob"
+	// ReasonQuotaRefusesSidecars: a ResourceQuota of the workload's namespace would refuse its pods with the
+	// sidecars: a hard limit the sidecars' requests or limits push the workload over, or a quota on a resource the
+	// sidecar sets no request or limit for (every container must then set one). The rollout would stall.
+	ReasonQuotaRefusesSidecars = "QuotaRefusesSidecars"
+	// ReasonLimitRangeRefusesSidecars: a LimitRange of the workload's namespace would refuse its pods with the
+	// sidecars: a Container min or max, a maxLimitRequestRatio, or a Pod max the sidecars break.
+	ReasonLimitRangeRefusesSidecars = "LimitRangeRefusesSidecars"
+	// ReasonAutoscalerCountsSidecars: a HorizontalPodAutoscaler scales the workload on a Resource metric's
+	// utilization, which counts every container of the pod, the sidecars too: use a ContainerResource metric
+	// naming the app container.
+	ReasonAutoscalerCountsSidecars = "AutoscalerCountsSidecars"
+	// ReasonGracePeriodTooShort: the pod's terminationGracePeriodSeconds (30 when unset) does not leave the
+	// sidecars the time their preStop hooks take after the app containers have stopped: the kubelet kills what is
+	// still running when the grace period ends.
+	ReasonGracePeriodTooShort = "TerminationGracePeriodTooShort"
+)
+
 // Labels and annotations Outrigger reads or writes on workloads.
 const (
 	// InjectLabel, set to InjectDisabled on a workload, opts it out: Outrigger removes what it added and

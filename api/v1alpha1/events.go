@@ -38,6 +38,24 @@ const (
 	EventRolloutHalted = ReasonRolloutHalted
 )
 
+// Advice (see the advice reasons in conditions.go) is recorded as a Warning event on the workload, with the advice's
+// reason as the event's, by the reconciler of the profile concerned when the advice first shows in the profile's
+// status.needsAttention; repeats are folded by the events API into one event series.
+const (
+	// EventPodFailurePolicyMatchesSidecars (Warning, on the workload): see ReasonPodFailurePolicyMatchesSidecars.
+	EventPodFailurePolicyMatchesSidecars = ReasonPodFailurePolicyMatchesSidecars
+	// EventStartupProbeInJob (Warning, on the workload): see ReasonStartupProbeInJob.
+	EventStartupProbeInJob = ReasonStartupProbeInJob
+	// EventQuotaRefusesSidecars (Warning, on the workload): see ReasonQuotaRefusesSidecars.
+	EventQuotaRefusesSidecars = ReasonQuotaRefusesSidecars
+	// EventLimitRangeRefusesSidecars (Warning, on the workload): see ReasonLimitRangeRefusesSidecars.
+	EventLimitRangeRefusesSidecars = ReasonLimitRangeRefusesSidecars
+	// EventAutoscalerCountsSidecars (Warning, on the workload): see ReasonAutoscalerCountsSidecars.
+	EventAutoscalerCountsSidecars = ReasonAutoscalerCountsSidecars
+	// EventGracePeriodTooShort (Warning, on the workload): see ReasonGracePeriodTooShort.
+	EventGracePeriodTooShort = ReasonGracePeriodTooShort
+)
+
 // FieldManager is the field manager of every write Outrigger makes. GitOps tools do not take it over (it is
 // not kubectl* or kustomize-controller*), so the fields it adds stay when they re-apply their manifests.
 const FieldManager = "outrigger"

@@ -30,6 +30,7 @@ import (
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/admission/policy"
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/certs"
 	"github.com/outrigger-dev/outrigger/internal/controller"
@@ -110,6 +111,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// the cache would hold it (docs/benchmarks.md, memory).
 	cacheOpts := cache.Options{ByObject: podcache.ByObject(), DefaultTransform: cache.TransformStripManagedFields()}
 	maps.Copy(cacheOpts.ByObject, history.CacheByObject())
+	maps.Copy(cacheOpts.ByObject, advisor.CacheByObject()) // quotas, limit ranges, autoscalers: trimmed
 	// The manager's own namespace is out of reach of ClusterSidecarProfiles, as kube-system is, and so are the
 	// namespaces excluded from the webhook: one set, or the reconciler would inject what the webhook skipped.
 	protected := selection.ProtectedNamespaces(append([]string{o.Webhook.Certs.Namespace}, o.ExcludedNamespaces...)...)

@@ -107,7 +107,8 @@ func nonNil(r []*Report) []*Report {
 }
 
 // writeReport writes one workload: "+" a profile injected, "!" one that selects it but could not be injected
-// (or was left as it was), "-" one that does not select it, with the reason.
+// (or was left as it was), "-" one that does not select it, with the reason; then one "advice:" line for each
+// piece of advice.
 func writeReport(b *strings.Builder, r *Report) {
 	status := "nothing injected"
 	if r.Changed {
@@ -141,6 +142,9 @@ func writeReport(b *strings.Builder, r *Report) {
 		if v.RolloutNote != "" {
 			fmt.Fprintf(b, "      rollout: %s\n", v.RolloutNote)
 		}
+	}
+	for _, a := range r.Advice {
+		fmt.Fprintf(b, "  advice: %s\n", a)
 	}
 }
 

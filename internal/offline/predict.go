@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advice"
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/mutation"
@@ -71,6 +73,9 @@ type Report struct {
 	// unreadable injection annotation).
 	Note     string    `json:"note,omitempty"`
 	Profiles []Verdict `json:"profiles"`
+	// Advice is what a person should change about the workload as the webhook would store it (internal/advisor):
+	// the native-sidecar pitfalls, judged with the quotas, limit ranges and autoscalers among the inputs.
+	Advice []advice.Advice `json:"advice,omitempty"`
 }
 
 // Verdict is one profile's answer for one workload.
@@ -126,7 +131,13 @@ func Predict(inputs, profileDocs []*Document, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &predictor{opts: opts, ns: ns, profiles: profiles, catalog: catalog.Catalog{Reader: memReader{profiles, ns}, Protected: protected}}
+	js := &judges{}
+	if err := js.addDocuments(inputs, opts.Namespace); err != nil {
+		return nil, err
+	}
+	reader := memReader{profiles, ns, js}
+	p := &predictor{opts: opts, ns: ns, profiles: profiles, catalog: catalog.Catalog{Reader: reader, Protected: protected},
+		advisor: advisor.Advisor{Reader: reader}}
 	res := &Result{Warnings: unusedProfiles(inputs, profiles)}
 	for _, d := range inputs {
 		out, rep, err := p.document(d)
@@ -165,6 +176,7 @@ type predictor struct {
 	ns       *namespaces
 	profiles []profile
 	catalog  catalog.Catalog
+	advisor  advisor.Advisor
 }
 
 // workloadKind returns the kind of a document the webhook would be called for: a workload kind of the registry
@@ -210,9 +222,11 @@ func (p *predictor) document(d *Document) (Output, *Report, error) {
 // report's verdicts.
 func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) mutation.Mutation {
 	if rep.Note = p.unseen(obj); rep.Note == "" {
-		m, err := p.mutation(kind, obj)
+		m, input, err := p.mutation(kind, obj)
 		if err == nil {
 			rep.Profiles = p.verdicts(kind, obj, m)
+			// The memReader cannot fail: what it does not hold, it lists empty.
+			rep.Advice, _ = p.advisor.Advise(context.Background(), advisor.Workload{Kind: kind, Object: obj, Template: m.Template, Profiles: input})
 			return m
 		}
 		// The webhook admits such a workload unchanged, with a warning: so does the CLI.
@@ -222,12 +236,13 @@ func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) m
 	return mutation.Mutation{}
 }
 
-func (p *predictor) mutation(kind workload.Kind, obj client.Object) (mutation.Mutation, error) {
+func (p *predictor) mutation(kind workload.Kind, obj client.Object) (mutation.Mutation, []inject.Profile, error) {
 	input, err := p.catalog.EngineInput(context.Background(), kind, obj, catalog.Admission)
 	if err != nil {
-		return mutation.Mutation{}, err
+		return mutation.Mutation{}, nil, err
 	}
-	return mutation.Compute(kind, obj, input)
+	m, err := mutation.Compute(kind, obj, input)
+	return m, input, err
 }
 
 // unseen says why the webhook would not be called for the workload at all; "" when it would.

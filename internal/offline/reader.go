@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -15,9 +16,21 @@ import (
 type memReader struct {
 	profiles   []profile
 	namespaces *namespaces
+	judges     *judges
 }
 
 var _ client.Reader = memReader{}
+
+// inNamespace returns the items of a namespace (all for ""), copied, as a cache's list would.
+func inNamespace[T any](items []T, ns string, of func(T) string) []T {
+	var out []T
+	for _, it := range items {
+		if ns == "" || of(it) == ns {
+			out = append(out, it)
+		}
+	}
+	return out
+}
 
 // Get reads a Namespace. Every namespace exists: a workload can only be created in one that does.
 func (r memReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
@@ -45,6 +58,12 @@ func (r memReader) List(_ context.Context, list client.ObjectList, opts ...clien
 				l.Items = append(l.Items, *cp.DeepCopy())
 			}
 		}
+	case *corev1.ResourceQuotaList:
+		l.Items = inNamespace(r.judges.quotas, o.Namespace, func(q corev1.ResourceQuota) string { return q.Namespace })
+	case *corev1.LimitRangeList:
+		l.Items = inNamespace(r.judges.limitRanges, o.Namespace, func(q corev1.LimitRange) string { return q.Namespace })
+	case *autoscalingv2.HorizontalPodAutoscalerList:
+		l.Items = inNamespace(r.judges.autoscalers, o.Namespace, func(h autoscalingv2.HorizontalPodAutoscaler) string { return h.Namespace })
 	default:
 		return fmt.Errorf("offline: cannot list %T", list)
 	}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advice"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 )
 
@@ -32,10 +33,14 @@ func conflictMessage(cs []inject.Conflict) string {
 	return strings.Join(msgs, "; ")
 }
 
-// Severities of needsAttention entries, most urgent first.
+// Severities of needsAttention entries, most urgent first. Advice ranks above what is left alone on purpose:
+// it is a problem ahead (pods that a quota will refuse, a Job whose sidecar can keep the app from starting) that a
+// person can fix now, while an OnCreate workload or a held rollout is as someone chose it. It ranks below a
+// sidecar problem, which hurts running pods already, and changes no condition.
 const (
 	severityBlocking      = iota // stalls the profile: a conflict, a refused write, a stuck rollout
 	severityDegraded             // a sidecar not ready, restarting or stripped
+	severityAdvice               // something to change that blocks nothing: a native-sidecar pitfall, a refused override
 	severityInformational        // left alone on purpose: OnCreate, or a Job that cannot change
 )
 
@@ -45,6 +50,9 @@ func severity(a v1alpha1.WorkloadAttention) int {
 		return severityBlocking
 	case v1alpha1.ReasonSidecarNotReady, v1alpha1.ReasonSidecarRestarting, v1alpha1.ReasonRestartPolicyStripped:
 		return severityDegraded
+	}
+	if advice.IsReason(a.Reason) {
+		return severityAdvice
 	}
 	return severityInformational
 }

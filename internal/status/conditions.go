@@ -207,8 +207,11 @@ func readyMessage(in Input, t tally) string {
 		return "no workload matches the selector"
 	}
 	msg := fmt.Sprintf("%d of %d selected workloads carry the current sidecars (revision %s)", t.upToDate, t.matched, in.Revision)
-	if n := t.attentionTotal; n > 0 {
+	if n := t.attentionTotal - t.advised; n > 0 {
 		msg += fmt.Sprintf("; %d left as they are (updatePolicy OnCreate, Jobs that cannot change, rollouts held by OnDelete or a partition): see status.needsAttention", n)
+	}
+	if t.advised > 0 {
+		msg += fmt.Sprintf("; %d pieces of advice on how workloads run with the sidecars (they block nothing): see status.needsAttention", t.advised)
 	}
 	return msg
 }

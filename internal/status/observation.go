@@ -2,8 +2,10 @@ package status
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advice"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/revision"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -14,6 +16,8 @@ type WorkloadObservation struct {
 	Kind      v1alpha1.WorkloadKind
 	Namespace string
 	Name      string
+	// UID is the workload's, for the events recorded on it.
+	UID types.UID
 	// Selected: the profile selects the workload now.
 	Selected bool
 	// Rank is the workload's place in the profile's rollout order, and Canary whether the canary selector
@@ -37,6 +41,9 @@ type WorkloadObservation struct {
 	// Sidecars are the profile's sidecars in the workload's pods (one entry per sidecar per pod), from the pods'
 	// initContainerStatuses. Pods that do not carry the profile are not observed.
 	Sidecars []SidecarObservation
+	// Advice is the advice about this profile on the workload (internal/advisor), when selected: each becomes a
+	// needsAttention entry that changes no condition.
+	Advice []advice.Advice
 }
 
 // SidecarObservation is one of the profile's sidecars in one pod, from the pod's status.

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advice"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/revision"
 )
@@ -42,7 +43,10 @@ func Compute(old v1alpha1.SidecarProfileStatus, in Input) v1alpha1.SidecarProfil
 		if attentionKey(a) != attentionKey(b) {
 			return attentionKey(a) < attentionKey(b)
 		}
-		return a.Sidecar < b.Sidecar
+		if a.Sidecar != b.Sidecar {
+			return a.Sidecar < b.Sidecar
+		}
+		return a.Reason < b.Reason
 	})
 	t.attentionTotal = len(t.attention)
 	if len(t.attention) > v1alpha1.MaxNeedsAttention {
@@ -70,6 +74,7 @@ type tally struct {
 	rolling                                         int // up-to-date workloads whose own rollout is under way
 	conflicts, failures, stuck                      int // workloads that stall the profile
 	degraded                                        int // workloads with a sidecar problem
+	advised                                         int // advice entries (they change no condition)
 	attention                                       []v1alpha1.WorkloadAttention
 	attentionTotal                                  int // before the list is cut to MaxNeedsAttention
 }
@@ -89,8 +94,26 @@ func count(in Input, rollout *v1alpha1.RolloutStatus) tally {
 			t.countRollout(in, w)
 			t.countHealth(in, w)
 		}
+		t.countAdvice(w)
 	}
 	return t
+}
+
+// countAdvice lists the advice about the profile on a selected workload: one entry each, which no condition
+// reads.
+func (t *tally) countAdvice(w WorkloadObservation) {
+	for _, a := range w.Advice {
+		t.attention = append(t.attention, AdviceEntry(w, a))
+		t.advised++
+	}
+}
+
+// AdviceEntry is the needsAttention entry of a piece of advice about the profile on a workload. The profile
+// reconciler compares it with the status it replaces, to tell new advice in an event.
+func AdviceEntry(w WorkloadObservation, a advice.Advice) v1alpha1.WorkloadAttention {
+	entry := newEntry(w)
+	entry.Sidecar, entry.Reason, entry.Message = a.Sidecar, a.Reason, truncate(a.Message, 1024)
+	return entry
 }
 
 // countInjection: does the workload carry the profile's current revision, and if not, why. A workload the

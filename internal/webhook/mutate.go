@@ -11,12 +11,17 @@ import (
 
 	jsonpatchv4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advice"
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
+	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/metrics"
 	"github.com/outrigger-dev/outrigger/internal/mutation"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -29,6 +34,9 @@ type Injector struct {
 	Catalog catalog.Catalog
 	// Kinds are the kinds the manager serves now (a *workload.Set); nil means the built-in ones.
 	Kinds KindFinder
+	// Advisor, when set, adds the advice about the workload as it will be stored (internal/advisor) to the
+	// warnings.
+	Advisor *advisor.Advisor
 }
 
 // KindFinder finds a kind by its name.
@@ -76,6 +84,7 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 		return allowedWithWarning(ctx, "%s %s: %v", kind.Name, obj.GetName(), err)
 	}
 	decide(ctx, obj, profiles, m, h.Catalog.Protected)
+	m.Warnings = append(m.Warnings, h.advise(ctx, kind, obj, profiles, m.Template)...)
 	if !m.Changed {
 		return admission.Allowed("").WithWarnings(m.Warnings...)
 	}
@@ -88,6 +97,20 @@ func (h *Injector) Handle(ctx context.Context, req admission.Request) admission.
 			kind.Name, obj.GetName(), kind.TemplatePath, err)
 	}
 	return patchResponse(patch).WithWarnings(m.Warnings...)
+}
+
+// advise returns the advice about the workload as it will be stored, as warnings; none when it cannot be
+// gathered (the webhook never fails a request for advice).
+func (h *Injector) advise(ctx context.Context, kind workload.Kind, obj client.Object, profiles []inject.Profile, tmpl *corev1.PodTemplateSpec) []string {
+	if h.Advisor == nil {
+		return nil
+	}
+	all, err := h.Advisor.Advise(ctx, advisor.Workload{Kind: kind, Object: obj, Template: tmpl, Profiles: profiles})
+	if err != nil {
+		log.FromContext(ctx).Info("no advice on the workload", "kind", kind.Name, "name", obj.GetName(), "error", err.Error())
+		return nil
+	}
+	return advice.Warnings(all)
 }
 
 // appliesTo checks that the patch applies to the raw object. A template whose metadata and spec are objects

@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/metrics"
 	"github.com/outrigger-dev/outrigger/internal/workload"
@@ -31,7 +32,7 @@ func Register(mgr ctrl.Manager, cat catalog.Catalog, served *workload.Set, known
 	server := mgr.GetWebhookServer()
 	c := mgr.GetClient()
 	server.Register(MutateWorkloadsPath, &admission.Webhook{Handler: metrics.InstrumentAdmission(&Injector{
-		Catalog: cat, Kinds: served})})
+		Catalog: cat, Kinds: served, Advisor: &advisor.Advisor{Reader: c}})})
 	server.Register(ValidateProfilesPath, &admission.Webhook{Handler: &ProfileValidator{
 		Authorizer: Authorizer{Client: c, Kinds: known},
 		Collisions: CollisionValidator{Reader: c, Protected: cat.Protected},

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advice"
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
 	"github.com/outrigger-dev/outrigger/internal/controller/index"
@@ -74,7 +79,7 @@ type observed struct {
 
 func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, obj client.Object, o observed) (status.WorkloadObservation, error) {
 	p, sel, specErr, ref := o.p, o.sel, o.specErr, o.ref
-	w := status.WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName(), Immutable: kind.Immutable}
+	w := status.WorkloadObservation{Kind: kind.Name, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(), Immutable: kind.Immutable}
 	w.Failure = r.Failures.Get(failure.ID{Kind: kind.Name, NamespacedName: client.ObjectKeyFromObject(obj)})
 	tmpl, err := kind.PodTemplate(obj)
 	if err != nil {
@@ -113,6 +118,7 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 		// the engine can only answer Injected. Skipping it keeps a status computation over thousands of converged
 		// workloads cheap.
 		w.Outcome = inject.Injected
+		w.Advice = r.advise(ctx, kind, obj, tmpl, o)
 		return w, nil
 	}
 	// What the current revision would do: the waves decide when the workload gets it (status.countInjection),
@@ -133,7 +139,26 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 	if pr, ok := res.Profile(ref); ok {
 		w.Outcome, w.Conflicts = pr.Outcome, pr.Conflicts
 	}
+	if w.Outcome == inject.Injected {
+		tmpl = res.Template // what the current revision will make of it: say so before it rolls out
+	}
+	w.Advice = r.advise(ctx, kind, obj, tmpl, o)
 	return w, nil
+}
+
+// advise returns the advice about the profile on a workload whose pod template (with the sidecars) is tmpl. A Job
+// a CronJob made gets none: the CronJob has the same, and one entry is what a person acts on. A read that
+// failed is logged: advice never holds the status back.
+func (r *Reconciler) advise(ctx context.Context, kind workload.Kind, obj client.Object, tmpl *corev1.PodTemplateSpec, o observed) []advice.Advice {
+	if owner := metav1.GetControllerOf(obj); owner != nil && kind.Name == v1alpha1.KindJob && owner.Kind == string(v1alpha1.KindCronJob) {
+		return nil
+	}
+	all, err := advisor.Advisor{Reader: r.Client}.Advise(ctx, advisor.Workload{Kind: kind, Object: obj, Template: tmpl,
+		Profiles: []inject.Profile{{Ref: o.ref, Spec: o.p.ProfileSpec()}}})
+	if err != nil {
+		log.FromContext(ctx).Error(err, "no advice on a workload", "kind", kind.Name, "namespace", obj.GetNamespace(), "name", obj.GetName())
+	}
+	return all
 }
 
 // observeWithoutTemplate observes a workload whose pod template cannot be read: one that has none of its own is

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 	"github.com/outrigger-dev/outrigger/internal/controller/failure"
 	"github.com/outrigger-dev/outrigger/internal/metrics"
@@ -123,6 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return retryIfStale(ctx, r.patchFinalizer(ctx, p, controllerutil.RemoveFinalizer))
 	}
 	old := p.ProfileStatus().Rollout.DeepCopy()
+	attention := p.ProfileStatus().NeedsAttention // patchStatus replaces the slice, never changes it
 	st := status.Compute(*p.ProfileStatus(), in)
 	if err := r.keepRevisions(ctx, p, in, st); err != nil {
 		return ctrl.Result{}, err
@@ -132,6 +134,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	metrics.SetProfile(req.NamespacedName, st)
 	r.recordRolloutEvents(p, old, st.Rollout)
+	r.recordAdvice(p, attention, in)
 	return ctrl.Result{RequeueAfter: recheck(in, st)}, nil
 }
 
@@ -252,6 +255,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// The cache holds only pods carrying Outrigger's label (podcache.ByObject), so this watches only those.
 	b = b.Watches(&corev1.Pod{}, coalesced{mapPodToProfiles(clusterScoped), r.pacer},
 		builder.WithPredicates(podChanged))
+	for _, obj := range advisor.Watched() { // a quota, limit range or autoscaler changes the advice in its namespace
+		b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(mapToProfilesInScope(r.Catalog, clusterScoped)), builder.WithPredicates(advisor.Changed))
+	}
 	if clusterScoped {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(mapToEveryProfile(c, true)),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))

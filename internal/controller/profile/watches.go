@@ -60,6 +60,25 @@ func mapWorkloadToProfiles(cat catalog.Catalog, kind workload.Kind, clusterScope
 	}
 }
 
+// mapToProfilesInScope enqueues the profiles of one kind that can select a workload of the object's namespace:
+// its SidecarProfiles, or every ClusterSidecarProfile.
+func mapToProfilesInScope(cat catalog.Catalog, clusterScoped bool) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		profiles, err := cat.ProfilesInScope(ctx, obj.GetNamespace())
+		if err != nil {
+			log.FromContext(ctx).Error(err, "listing profiles")
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, p := range profiles {
+			if (p.GetNamespace() == "") == clusterScoped {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+			}
+		}
+		return reqs
+	}
+}
+
 // mapToEveryProfile enqueues every profile of one kind: for cluster profiles when a namespace's labels change,
 // and for both when the kinds the manager serves change.
 func mapToEveryProfile(c client.Reader, clusterScoped bool) handler.MapFunc {
