@@ -2,7 +2,7 @@ package inject
 
 import (
 	"fmt"
-	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -22,7 +22,7 @@ type builder struct {
 // placed is what one profile got into the template, at which revision and with which overrides.
 type placed struct {
 	hash      string
-	overrides map[string]string
+	overrides []string // applied, as recorded
 	items     items
 }
 
@@ -78,7 +78,7 @@ func (b *builder) apply(p Profile, rec Record, live map[ProfileRef]items) Profil
 	ov := overridesFor(p.Spec, b.requests, r.sidecars)
 	res.Overrides, res.RefusedOverrides = ov.applied, ov.refused
 	applyOverrides(r.sidecars, ov.applied)
-	unchanged := wasInjected && old.Hash == res.Revision && maps.Equal(old.Overrides, ov.applied)
+	unchanged := wasInjected && old.Hash == res.Revision && slices.Equal(old.Overrides, ov.keys())
 	want := b.desired(r, live[p.Ref], unchanged)
 	if conflicts := b.conflicts(p.Ref, want); len(conflicts) > 0 {
 		res.Outcome, res.Conflicts = Conflicted, conflicts
@@ -87,7 +87,7 @@ func (b *builder) apply(p Profile, rec Record, live map[ProfileRef]items) Profil
 		}
 		return res
 	}
-	b.place(p.Ref, placed{hash: res.Revision, overrides: ov.applied, items: want})
+	b.place(p.Ref, placed{hash: res.Revision, overrides: ov.keys(), items: want})
 	res.Outcome, res.RecordedRevision = Injected, res.Revision
 	return res
 }

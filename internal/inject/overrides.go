@@ -77,6 +77,14 @@ type overrides struct {
 	refused []RefusedOverride
 }
 
+// keys are the applied overrides' <sidecar>.<field>, sorted: what the record keeps; nil for none.
+func (o overrides) keys() []string {
+	if len(o.applied) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(o.applied))
+}
+
 // overridesFor checks the requested overrides of the profile's sidecars against its spec.overrides, and renders
 // the sidecars with those allowed: both what the profile's rendering becomes for this workload, and why the others
 // were refused.

@@ -2,6 +2,7 @@ package inject_test
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func shipperWithOverrides() inject.Profile {
 		s.Overrides = []v1alpha1.SidecarOverride{{
 			Sidecar: "logshipper",
 			Resources: []v1alpha1.ResourceOverride{
-				{Name: "requests.memory"}, {Name: "limits.memory", Max: &ceiling},
+				{Name: "requests.memory"}, {Name: "limits.memory", Max: &ceiling}, {Name: "requests.cpu"},
 			},
 			Env: []string{"LOG_LEVEL", "EXTRA"},
 		}}
@@ -118,7 +119,7 @@ func TestInject_AppliesTheOverridesTheProfileAllows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := rec.Profiles[0].Overrides; !maps.Equal(got, tc.applied) {
+			if got := rec.Profiles[0].Overrides; !slices.Equal(got, slices.Sorted(maps.Keys(tc.applied))) {
 				t.Errorf("recorded overrides = %v, want %v", got, tc.applied)
 			}
 			if len(res.Profiles[0].RefusedOverrides) > 0 {
@@ -209,6 +210,20 @@ func TestInject_FollowsTheWorkloadsOverrides(t *testing.T) {
 	}
 }
 
+// An override of a value the profile leaves unset is gone with its annotation: the record says it was applied,
+// as the live container alone would look like the profile's plus a defaulted field.
+func TestInject_DropsAnOverrideOfAValueTheProfileLeavesUnset(t *testing.T) {
+	p := shipperWithOverrides()
+	first := injectAsking(t, appTemplate(), asking("logshipper.requests.cpu=250m"), p)
+	if got := shipperOf(t, first.Template).Resources.Requests[corev1.ResourceCPU]; got.String() != "250m" {
+		t.Fatalf("requests.cpu = %s, want 250m", got.String())
+	}
+	dropped := injectAsking(t, first.Template, nil, p)
+	if _, ok := shipperOf(t, dropped.Template).Resources.Requests[corev1.ResourceCPU]; ok || !dropped.Changed {
+		t.Errorf("the dropped override stayed: requests %v", shipperOf(t, dropped.Template).Resources.Requests)
+	}
+}
+
 // A profile with updatePolicy OnCreate keeps what the workload has, overrides included.
 func TestInject_KeepOnlyKeepsTheRecordedOverrides(t *testing.T) {
 	p := shipperWithOverrides()
@@ -223,7 +238,7 @@ func TestRevision_ChangesWithTheOverridesAllowedNotTheirOrder(t *testing.T) {
 	base := shipperWithOverrides()
 	reordered := withSpec(base, func(s *v1alpha1.SidecarProfileSpec) {
 		o := &s.Overrides[0]
-		o.Resources[0], o.Resources[1] = o.Resources[1], o.Resources[0]
+		o.Resources[0], o.Resources[2] = o.Resources[2], o.Resources[0]
 		o.Env[0], o.Env[1] = o.Env[1], o.Env[0]
 	})
 	if inject.Revision(base.Spec) != inject.Revision(reordered.Spec) {

@@ -37,10 +37,11 @@ type RecordEntry struct {
 	ProfileRef `json:",inline"`
 	// Hash is the revision of the profile that rendered the items (see Revision).
 	Hash string `json:"hash"`
-	// Overrides are the overrides of the workload the profile applied (<sidecar>.<field> -> value, see
-	// WorkloadAnnotations): with Hash, exactly what was rendered, so a changed annotation is a change to make and
-	// status never counts an override as drift.
-	Overrides map[string]string  `json:"overrides,omitempty"`
+	// Overrides are the workload's overrides the profile applied (<sidecar>.<field>, sorted; the values are in the
+	// containers, see WorkloadAnnotations): so an override dropped from a field the profile leaves unset is
+	// removed too, and status never counts an override as drift. Only names are recorded, which the admission
+	// policies can write as they are: a value would need JSON escaping that CEL does not have.
+	Overrides []string `json:"overrides,omitempty"`
 	Placement v1alpha1.Placement `json:"placement"`
 	// InitContainers, Volumes and Mounts are what the profile added, by name.
 	InitContainers []string   `json:"initContainers"`
