@@ -257,3 +257,30 @@ func unclaimed(reqs []requested, profiles []Profile) []RefusedOverride {
 	}
 	return out
 }
+
+// AllowedOverride is one override a profile allows: of a request or limit (Resource, with its ceiling Max) or of
+// an environment variable's value (Env), in one sidecar.
+type AllowedOverride struct {
+	// Key is <sidecar>.<field>: the workload's annotation is v1alpha1.OverrideAnnotationPrefix + Key.
+	Key, Sidecar string
+	// Resource is "requests.memory" and the like; Env the variable's name; one of them is set.
+	Resource v1alpha1.OverridableResource
+	Env      string
+	Max      *resource.Quantity
+}
+
+// AllowedOverrides lists what spec.overrides allows, sorted by key (as the record lists those applied): what the
+// admission policies compile, to apply them as the engine does.
+func AllowedOverrides(spec *v1alpha1.SidecarProfileSpec) []AllowedOverride {
+	var out []AllowedOverride
+	for _, o := range spec.Overrides {
+		for _, r := range o.Resources {
+			out = append(out, AllowedOverride{Key: o.Sidecar + "." + string(r.Name), Sidecar: o.Sidecar, Resource: r.Name, Max: r.Max})
+		}
+		for _, e := range o.Env {
+			out = append(out, AllowedOverride{Key: o.Sidecar + "." + envField + e, Sidecar: o.Sidecar, Env: e})
+		}
+	}
+	slices.SortFunc(out, func(a, b AllowedOverride) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}

@@ -57,6 +57,7 @@ func engineCases() []equivalence {
 			}
 			obj := workloadOf(kind, ns, *c.Template, c.ClaimTemplates...)
 			obj.SetLabels(label)
+			obj.SetAnnotations(c.Annotations)
 			out = append(out, equivalence{name: c.Name + "/" + string(kind.Name), profiles: profiles, obj: obj})
 		}
 	}

@@ -16,25 +16,47 @@ import (
 // literal writes a value as a CEL literal, through its JSON form. Every map value and list item is wrapped in
 // dyn(): CEL map and list literals are homogeneous, and a container mixes strings, numbers, lists and maps.
 func literal(v any) (string, error) {
-	raw, err := json.Marshal(v)
+	tree, err := jsonTree(v)
 	if err != nil {
 		return "", err
+	}
+	return writeTree(tree), nil
+}
+
+// jsonTree is v's JSON form as maps, lists, strings, numbers (json.Number) and booleans: a literal's tree, which
+// the compiler may give CEL expressions in places (celExpr, optionalEntry) before writing it.
+func jsonTree(v any) (any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return "", err
-	}
+	err = dec.Decode(&tree)
+	return tree, err
+}
+
+// writeTree writes a literal's tree.
+func writeTree(tree any) string {
 	var b strings.Builder
 	writeLiteral(&b, tree)
-	return b.String(), nil
+	return b.String()
 }
+
+// celExpr is a CEL expression in a literal's tree, written as it is.
+type celExpr string
+
+// optionalEntry, as a map value in a literal's tree, is a CEL optional (optional.of(...) or optional.none()):
+// the map has the key only when the optional has a value.
+type optionalEntry string
 
 func writeLiteral(b *strings.Builder, v any) {
 	switch v := v.(type) {
 	case nil:
 		b.WriteString("null")
+	case celExpr:
+		b.WriteString(string(v))
 	case bool:
 		b.WriteString(strconv.FormatBool(v))
 	case json.Number:
@@ -62,6 +84,10 @@ func writeLiteral(b *strings.Builder, v any) {
 		for i, k := range keys {
 			if i > 0 {
 				b.WriteString(", ")
+			}
+			if opt, ok := v[k].(optionalEntry); ok {
+				b.WriteString("?" + quote(k) + ": " + string(opt))
+				continue
 			}
 			b.WriteString(quote(k))
 			b.WriteString(": dyn(")

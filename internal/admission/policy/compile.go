@@ -333,6 +333,12 @@ func (c compiler) placed(i int) string { return fmt.Sprintf("variables.p%d", i) 
 // variables: the template and what the guards read, then whether each profile is placed, then what is placed.
 func (c compiler) variables() ([]admissionregistrationv1.Variable, error) {
 	vars := c.templateVariables()
+	if c.anyOverrides() {
+		vars = append(vars, admissionregistrationv1.Variable{Name: "annotations", Expression: "object.metadata.?annotations.orValue({})"})
+		for i := range c.profiles {
+			vars = append(vars, c.overrideVariables(i)...)
+		}
+	}
 	placement, err := c.placement()
 	if err != nil {
 		return nil, err

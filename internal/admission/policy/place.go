@@ -194,6 +194,11 @@ func (c compiler) placedItems() ([]admissionregistrationv1.Variable, error) {
 	for i, r := range c.renders {
 		if len(r.Sidecars) > 0 {
 			part, err := c.ifPlaced(i, r.Sidecars)
+			if len(c.allowed(i)) > 0 {
+				var lit string
+				lit, err = c.sidecarsLiteral(i)
+				part = fmt.Sprintf("(%s ? %s : [])", c.placed(i), lit)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -286,7 +291,8 @@ func (c compiler) mountsPerContainer(i int) (string, error) {
 }
 
 // recordEntry is the CEL string of one profile's inject.RecordEntry. Everything in it is known when compiling
-// but the mounts, which name the app containers they went into.
+// but the overrides applied, which the workload's annotations ask for, and the mounts, which name the app
+// containers they went into.
 func (c compiler) recordEntry(i int) (string, error) {
 	p, r := c.profiles[i], c.renders[i]
 	static := inject.RecordEntry{ProfileRef: p.Ref, Hash: inject.Revision(p.Rendered), Placement: r.Placement,
@@ -295,10 +301,24 @@ func (c compiler) recordEntry(i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	prefix := strings.TrimSuffix(string(raw), "}")
-	if len(r.Mounts) == 0 {
-		return quote(string(raw)), nil
+	// The entry is JSON text, the static head and tail as CEL strings, what depends on the workload in between:
+	// the overrides applied after the hash, the mounts at the end.
+	head, tail := string(raw), ""
+	if len(c.allowed(i)) > 0 {
+		cut := strings.Index(head, `,"placement":`)
+		head, tail = head[:cut], head[cut:]
 	}
+	if len(r.Mounts) == 0 && tail == "" {
+		return quote(head), nil
+	}
+	expr := quote(head)
+	if tail != "" {
+		expr += " + " + c.recordedOverrides(i) + " + " + quote(tail)
+	}
+	if len(r.Mounts) == 0 {
+		return expr, nil
+	}
+	expr = strings.TrimSuffix(expr, `}"`) + `"` // the JSON object's closing brace goes after the mounts
 	var refs []string
 	for _, m := range r.Mounts {
 		path, err := json.Marshal(m.Mount.MountPath)
@@ -309,7 +329,7 @@ func (c compiler) recordEntry(i int) (string, error) {
 			targets("x", m), quote(string(path))))
 	}
 	list := concat(refs)
-	return fmt.Sprintf(`%s + (size(%[2]s) == 0 ? "" : ',"mounts":[' + (%[2]s).join(",") + "]") + "}"`, quote(prefix), list), nil
+	return fmt.Sprintf(`%s + (size(%[2]s) == 0 ? "" : ',"mounts":[' + (%[2]s).join(",") + "]") + "}"`, expr, list), nil
 }
 
 // patch is the JSON patch: sidecars inserted before the workload's init containers and appended after them,

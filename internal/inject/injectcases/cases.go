@@ -24,11 +24,13 @@ type Case struct {
 	// ClaimTemplates are the names of a StatefulSet's volumeClaimTemplates: a case that has them is a
 	// StatefulSet's, whose containers may mount them.
 	ClaimTemplates []string
+	// Annotations are the workload's own annotations (those that ask for overrides).
+	Annotations map[string]string
 }
 
 // Options are the engine's options for the case's workload, as the webhook and the reconcilers give them.
 func (c Case) Options() []inject.Option {
-	sts := &appsv1.StatefulSet{}
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Annotations: c.Annotations}}
 	for _, n := range c.ClaimTemplates {
 		sts.Spec.VolumeClaimTemplates = append(sts.Spec.VolumeClaimTemplates, corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: n}})
 	}
@@ -59,6 +61,7 @@ func All() []Case {
 	}
 	add("order", PlacementOrder().Case)
 	add("single", EverySidecarRestartsAlways(), TwoProfilesRecorded(), ProbesAndPorts(), DefaultedVolumes())
+	add("overrides", Overrides()...)
 	return out
 }
 
