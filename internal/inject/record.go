@@ -41,7 +41,7 @@ type RecordEntry struct {
 	// containers, see WorkloadAnnotations): so an override dropped from a field the profile leaves unset is
 	// removed too, and status never counts an override as drift. Only names are recorded, which the admission
 	// policies can write as they are: a value would need JSON escaping that CEL does not have.
-	Overrides []string `json:"overrides,omitempty"`
+	Overrides []string           `json:"overrides,omitempty"`
 	Placement v1alpha1.Placement `json:"placement"`
 	// InitContainers, Volumes and Mounts are what the profile added, by name.
 	InitContainers []string   `json:"initContainers"`
