@@ -82,7 +82,7 @@ func IsReason(reason string) bool {
 	switch reason {
 	case v1alpha1.ReasonPodFailurePolicyMatchesSidecars, v1alpha1.ReasonStartupProbeInJob,
 		v1alpha1.ReasonQuotaRefusesSidecars, v1alpha1.ReasonLimitRangeRefusesSidecars,
-		v1alpha1.ReasonAutoscalerCountsSidecars, v1alpha1.ReasonGracePeriodTooShort:
+		v1alpha1.ReasonAutoscalerCountsSidecars, v1alpha1.ReasonGracePeriodTooShort, v1alpha1.ReasonOverrideRefused:
 		return true
 	}
 	return false

@@ -3,7 +3,7 @@
 // the manager's cache in the webhook and the profile reconciler, the manifests in the CLI. All three ask it, so
 // an admission warning, a needsAttention entry and a line of `outrigger explain` say the same.
 //
-// Another source of advice (an override the profile does not allow) joins in Advise, and so reaches all three.
+// The overrides a workload asks for that its profiles refuse are advice too, gathered here with the pitfalls.
 package advisor
 
 import (
@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/advice"
 	"github.com/outrigger-dev/outrigger/internal/inject"
 	"github.com/outrigger-dev/outrigger/internal/pitfall"
@@ -61,6 +62,7 @@ func (a Advisor) Advise(ctx context.Context, w Workload) ([]advice.Advice, error
 		return nil, err
 	}
 	out := pitfall.Check(pitfall.Input{Object: w.Object, GVK: w.Kind.GVK, Template: w.Template, Profiles: refs, Namespace: ns})
+	out = append(out, refusedOverrides(w)...)
 	advice.Sort(out)
 	return out, nil
 }
@@ -153,3 +155,18 @@ var Changed = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	y.SetResourceVersion("")
 	return !equality.Semantic.DeepEqual(x, y)
 }}
+
+// refusedOverrides is the advice of the overrides the workload asks for that its profiles refuse: it keeps the
+// profiles' values.
+func refusedOverrides(w Workload) []advice.Advice {
+	var out []advice.Advice
+	for _, p := range w.Profiles {
+		if p.Spec == nil {
+			continue
+		}
+		for _, r := range inject.RefusedOverrides(p.Spec, w.Object.GetAnnotations()) {
+			out = append(out, advice.Advice{Profile: p.Ref, Sidecar: r.Sidecar, Reason: v1alpha1.ReasonOverrideRefused, Message: r.Message()})
+		}
+	}
+	return out
+}

@@ -284,3 +284,14 @@ func AllowedOverrides(spec *v1alpha1.SidecarProfileSpec) []AllowedOverride {
 	slices.SortFunc(out, func(a, b AllowedOverride) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
+
+// RefusedOverrides are the overrides of the profile's sidecars that the workload's annotations ask for and the
+// profile refuses (what Inject reports as ProfileResult.RefusedOverrides), for those who report them without
+// injecting.
+func RefusedOverrides(spec *v1alpha1.SidecarProfileSpec, annotations map[string]string) []RefusedOverride {
+	reqs := requestedOverrides(annotations)
+	if len(reqs) == 0 {
+		return nil
+	}
+	return overridesFor(spec, reqs, render(spec).sidecars).refused
+}

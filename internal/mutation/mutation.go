@@ -174,14 +174,10 @@ func conflictWarnings(res inject.Result) []string {
 	return out
 }
 
-// overrideWarnings tell the person writing the workload which of the overrides it asks for were ignored, and why.
+// overrideWarnings tell the person writing the workload which overrides it asks for of a sidecar no profile has
+// (a typo, most often). Those a profile refuses are advice (internal/advisor), told the same way by the status.
 func overrideWarnings(res inject.Result) []string {
 	var out []string
-	for _, p := range res.Profiles {
-		for _, r := range p.RefusedOverrides {
-			out = append(out, fmt.Sprintf("Outrigger did not apply an override of %s: %s", p.Ref, r.Message()))
-		}
-	}
 	for _, r := range res.Unclaimed {
 		out = append(out, "Outrigger did not apply an override: "+r.Message())
 	}

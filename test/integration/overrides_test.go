@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,15 +59,26 @@ func TestOverrides_DeploymentGetsMoreMemoryForItsSidecarInOneWrite(t *testing.T)
 		g.Expect(getProfile(g, ns, "logs").Status.ObservedGeneration).To(BeEquivalentTo(1))
 	}, timeout, interval).Should(Succeed())
 
-	create(t,
-		teamDeployment(ns, "big", map[string]string{memoryOverride: "512Mi"}),
-		teamDeployment(ns, "greedy", map[string]string{memoryOverride: "4Gi"}))
+	create(t, teamDeployment(ns, "big", map[string]string{memoryOverride: "512Mi"}))
+	var warnings []string
+	g.Expect(warningClient(&warnings).Create(context.Background(), teamDeployment(ns, "greedy", map[string]string{memoryOverride: "4Gi"}))).To(Succeed())
+	refusal := `annotation sidecars.outrigger.dev/logshipper.limits.memory="4Gi": 4Gi is above the profile's maximum of 1Gi`
+	g.Expect(warnings).To(ContainElement(And(ContainSubstring(`Outrigger: SidecarProfile/logs: sidecar "logshipper": `+refusal),
+		ContainSubstring("(OverrideRefused)"))))
 	g.Expect(shipperMemoryLimit(g, ns, "big")).To(Equal("512Mi"))
 	g.Expect(shipperMemoryLimit(g, ns, "greedy")).To(Equal("128Mi"), "an override above the profile's max is ignored")
 	g.Eventually(func(g Gomega) {
 		st := getProfile(g, ns, "logs").Status
 		g.Expect(st.UpToDate).To(BeEquivalentTo(2))
-		g.Expect(condition(st, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(st.NeedsAttention).To(ConsistOf(And(HaveField("Name", "greedy"), HaveField("Sidecar", "logshipper"),
+			HaveField("Reason", v1alpha1.ReasonOverrideRefused), HaveField("Message", ContainSubstring(refusal)))))
+		g.Expect(condition(st, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "a refused override blocks nothing")
+	}, timeout, interval).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		var evs eventsv1.EventList
+		g.Expect(k8s.List(context.Background(), &evs, client.InNamespace(ns))).To(Succeed())
+		g.Expect(evs.Items).To(ContainElement(And(HaveField("Reason", v1alpha1.EventOverrideRefused),
+			HaveField("Type", corev1.EventTypeWarning), HaveField("Regarding.Name", "greedy"), HaveField("Note", ContainSubstring(refusal)))))
 	}, timeout, interval).Should(Succeed())
 	g.Expect(writes.In(ns)).To(BeZero(), "the webhook applied the override at creation; the reconciler had nothing to write")
 	g.Expect(getDeployment(g, ns, "big").Generation).To(BeEquivalentTo(1))
