@@ -93,5 +93,21 @@ port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
 apiserver_ready() { curl -sf --max-time 2 --cacert "$PKI/ca.crt" "$API/readyz" | grep -qx ok; }
 node_ready() { [ "$(kc get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 
+# missing_packages: the Debian packages the cluster needs that are not installed, one per line. up.sh installs
+# them with apt-get; `make demo` reads them to tell whether this machine can run the cluster.
+missing_packages() {
+  local c
+  declare -A pkg=([containerd]=containerd [containerd-shim-runc-v2]=containerd [ctr]=containerd [runc]=runc
+    [iptables]=iptables [conntrack]=conntrack [socat]=socat [openssl]=openssl [ss]=iproute2 [curl]=curl)
+  {
+    for c in "${!pkg[@]}"; do command -v "$c" >/dev/null || echo "${pkg[$c]}"; done
+    # The busybox image is Debian's static busybox (the plain busybox package is dynamically linked).
+    [ -x /bin/busybox ] && dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
+      echo busybox-static
+    [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] ||
+      echo containernetworking-plugins
+  } | sort -u
+}
+
 # The control-plane processes, in start order.
 CLUSTER_PROCESSES=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet)

@@ -30,13 +30,7 @@ ADMISSION=${E2E_ADMISSION:-webhook}
 T0=$(date +%s)
 
 # --- packages ---------------------------------------------------------------------------------------------------
-need=()
-for c in containerd containerd-shim-runc-v2 ctr runc iptables conntrack socat openssl ss curl; do
-  command -v "$c" >/dev/null || need+=("$c")
-done
-# The busybox image is Debian's static busybox (the plain busybox package is dynamically linked).
-[ -x /bin/busybox ] && dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
-[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || need+=(cni)
+mapfile -t need < <(missing_packages)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages (missing: ${need[*]})"
   export DEBIAN_FRONTEND=noninteractive
