@@ -117,10 +117,15 @@ fuzz: ## Run every fuzz target (engine, JSON patch, webhook, ...) one after the 
 			-fuzzminimizetime $(or $(FUZZMINIMIZETIME),10s); \
 	done
 
+# Where make demo runs: cluster (the single-node cluster of hack/e2e: pods run; Linux amd64, root), controlplane
+# (kube-apiserver and etcd only: no pods), or, left empty, the cluster where this machine can run it and the
+# control plane elsewhere, saying why. DEMO_ARGS=--exit stops what the demo started once it has shown it.
+DEMO ?=
+
 .PHONY: demo
-demo: build envtest-binaries ## Start a local control plane, run Outrigger, inject the sample Deployment.
+demo: build envtest-binaries ## Run Outrigger on the single-node cluster (or a control plane where it cannot run) and show pods with their sidecars.
 	go build -o $(LOCALBIN)/outrigger-demo ./hack/demo
-	$(LOCALBIN)/outrigger-demo $(DEMO_ARGS)
+	$(LOCALBIN)/outrigger-demo $(if $(DEMO),--mode=$(DEMO)) $(DEMO_ARGS)
 
 ##@ Build
 
