@@ -139,6 +139,9 @@ func writeReport(b *strings.Builder, r *Report) {
 			}
 			fmt.Fprintf(b, "  %s %s: selects it, %s (revision %s): %s\n", mark, v.Profile, v.Outcome, v.Revision, strings.Join(v.Sidecars, ", "))
 		}
+		for _, o := range v.Overrides {
+			fmt.Fprintf(b, "      override: %s\n", o)
+		}
 		if v.RolloutNote != "" {
 			fmt.Fprintf(b, "      rollout: %s\n", v.RolloutNote)
 		}

@@ -93,6 +93,8 @@ type Verdict struct {
 	RolloutNote string   `json:"rolloutNote,omitempty"`
 	Sidecars    []string `json:"sidecars,omitempty"`
 	Conflicts   []string `json:"conflicts,omitempty"`
+	// Overrides are the workload's overrides the profile applies, with the effective values.
+	Overrides []Override `json:"overrides,omitempty"`
 }
 
 // OutcomeHeld is the outcome of a profile the webhook holds back: its sidecars would mount a volume the pod does
@@ -327,5 +329,6 @@ func selectedVerdict(pr profile, r inject.ProfileResult, held string) Verdict {
 	for _, c := range r.Conflicts {
 		v.Conflicts = append(v.Conflicts, c.Message())
 	}
+	v.Overrides = overridesOf(pr.ProfileSpec(), r.Overrides)
 	return v
 }
