@@ -327,6 +327,17 @@ func BadProfiles() []Bad {
 		{Name: "order below -1000", Profile: local(func(s *v1alpha1.SidecarProfileSpec) { s.Order = -1001 }),
 			Want: []string{"spec.order", "greater than or equal to -1000"}},
 
+		// Overrides.
+		{Name: "override of a sidecar the profile does not have", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Overrides = []v1alpha1.SidecarOverride{{Sidecar: "shipper", Env: []string{"LOG_LEVEL"}}}
+		}), Want: []string{"spec.overrides[].sidecar must name a sidecar of spec.sidecars"}},
+		{Name: "override of an unknown resource", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Overrides = []v1alpha1.SidecarOverride{{Sidecar: "proxy", Resources: []v1alpha1.ResourceOverride{{Name: "limits.gpu"}}}}
+		}), Want: []string{"spec.overrides[0].resources[0].name", "Unsupported value", `"limits.memory"`}},
+		{Name: "override of an env name that is not one", Profile: local(func(s *v1alpha1.SidecarProfileSpec) {
+			s.Overrides = []v1alpha1.SidecarOverride{{Sidecar: "proxy", Env: []string{"LOG-LEVEL"}}}
+		}), Want: []string{"spec.overrides[0].env[0]", "should match"}},
+
 		// Selectors.
 		{Name: "selector with an unknown operator", Profile: local(func(s *v1alpha1.SidecarProfileSpec) { s.Selector = expr("app", "Like", "x") }),
 			Want: []string{"spec.selector", "operator must be one of In, NotIn, Exists, DoesNotExist"}},
