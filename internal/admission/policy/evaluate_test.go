@@ -54,12 +54,12 @@ func evaluate(t *testing.T, p *admissionregistrationv1.ValidatingAdmissionPolicy
 	}
 	var matcher matchconditions.Matcher
 	if len(conds) > 0 {
-		matcher = matchconditions.NewMatcher(compiler.CompileCondition(conds, decls, environment.StoredExpressions), p.Spec.FailurePolicy, "policy", "validate", p.Name)
+		matcher = matchconditions.NewMatcher(compiler.CompileCondition(conds, decls, environment.NewExpressions), p.Spec.FailurePolicy, "policy", "validate", p.Name)
 	}
 	v := vap.NewValidator(
-		compiler.CompileCondition(validations, decls, environment.StoredExpressions), matcher,
-		compiler.CompileCondition(nil, decls, environment.StoredExpressions),
-		compiler.CompileCondition(messages, plugincel.OptionalVariableDeclarations{}, environment.StoredExpressions),
+		compiler.CompileCondition(validations, decls, environment.NewExpressions), matcher,
+		compiler.CompileCondition(nil, decls, environment.NewExpressions),
+		compiler.CompileCondition(messages, plugincel.OptionalVariableDeclarations{}, environment.NewExpressions),
 		p.Spec.FailurePolicy, nil)
 
 	gvk := r.object.GetObjectKind().GroupVersionKind()
@@ -90,7 +90,8 @@ func evaluate(t *testing.T, p *admissionregistrationv1.ValidatingAdmissionPolicy
 
 // mutating compiles a MutatingAdmissionPolicy's variables and JSON patch the way the apiserver's
 // MutatingAdmissionPolicy plugin does (k8s.io/apiserver, mutating.compilePolicy and its dispatcher): the same CEL
-// environment, variables, patcher and cost budget. The function it returns admits one request: the object as the
+// environment (the one a policy is validated with when it is written, which lacks some functions of the one
+// stored policies run in), variables, patcher and cost budget. The function it returns admits one request: the object as the
 // policy patches it, and the cost the evaluation took of the budget. A compilation or evaluation error fails the
 // test, the budget exceeded included: the policy fails open, so the apiserver would admit the workload without
 // its sidecars, silently. The matchConditions are not run.
@@ -98,7 +99,7 @@ func mutating(t *testing.T, p *admissionregistrationv1.MutatingAdmissionPolicy) 
 	t.Helper()
 	compiler, decls := withVariables(t, p.Spec.Variables)
 	decls.HasPatchTypes = true
-	eval := compiler.CompileMutatingEvaluator(&patch.JSONPatchCondition{Expression: p.Spec.Mutations[0].JSONPatch.Expression}, decls, environment.StoredExpressions)
+	eval := compiler.CompileMutatingEvaluator(&patch.JSONPatchCondition{Expression: p.Spec.Mutations[0].JSONPatch.Expression}, decls, environment.NewExpressions)
 	if errs := eval.CompilationErrors(); len(errs) > 0 {
 		t.Fatalf("policy %s: %v", p.Name, errs)
 	}
@@ -142,7 +143,7 @@ func withVariables(t *testing.T, variables []admissionregistrationv1.Variable) (
 	for _, v := range variables {
 		vars = append(vars, &vap.Variable{Name: v.Name, Expression: v.Expression})
 	}
-	compiler.CompileAndStoreVariables(vars, decls, environment.StoredExpressions)
+	compiler.CompileAndStoreVariables(vars, decls, environment.NewExpressions)
 	return compiler, decls
 }
 
