@@ -137,9 +137,9 @@ const (
 	// utilization, which counts every container of the pod, the sidecars too: use a ContainerResource metric
 	// naming the app container.
 	ReasonAutoscalerCountsSidecars = "AutoscalerCountsSidecars"
-	// ReasonGracePeriodTooShort: the pod's terminationGracePeriodSeconds (30 when unset) does not leave the
-	// sidecars the time their preStop hooks take after the app containers have stopped: the kubelet kills what is
-	// still running when the grace period ends.
+	// ReasonGracePeriodTooShort: the pod's terminationGracePeriodSeconds (30 when unset) is shorter than its longest
+	// preStop sleep plus the kubelet's 2 seconds for each sidecar's stop: the sidecars, stopped after the app
+	// containers within the same grace period, would be stopped while the app still drains.
 	ReasonGracePeriodTooShort = "TerminationGracePeriodTooShort"
 )
 

@@ -70,3 +70,51 @@ func TestExplain_PrintsOneLinePerAdvice(t *testing.T) {
 		t.Errorf("json advice = %+v", a)
 	}
 }
+
+// The quotas, limit ranges and autoscalers among the manifests judge the workloads of their namespace, and only
+// those: an autoscaling/v1 autoscaler is its CPU utilization metric.
+func TestExplain_JudgesWithTheQuotasAndAutoscalersAmongTheManifests(t *testing.T) {
+	profile := sidecarProfile("ClusterSidecarProfile", "logs", "", "selector: {matchLabels: {app: web}}")
+	objects := `apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute}
+spec:
+  hard: {limits.memory: 4Gi}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: elsewhere, namespace: other}
+spec:
+  hard: {limits.cpu: "4"}
+---
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 5
+`
+	res := mustPredict(t, objects+"---\n"+deployment("web", "", "app: web")+"---\n"+deployment("web", "other", "app: web"), profile)
+	if len(res.Workloads) != 2 {
+		t.Fatalf("%d reports, want 2", len(res.Workloads))
+	}
+	reasonsOf := func(r *Report) []string {
+		var out []string
+		for _, a := range r.Advice {
+			out = append(out, a.Reason)
+		}
+		return out
+	}
+	if got := reasonsOf(res.Workloads[0]); strings.Join(got, ",") != v1alpha1.ReasonAutoscalerCountsSidecars+","+v1alpha1.ReasonQuotaRefusesSidecars {
+		t.Errorf("advice in default = %v, want the autoscaler's and the quota's", got)
+	}
+	if got := reasonsOf(res.Workloads[1]); strings.Join(got, ",") != v1alpha1.ReasonQuotaRefusesSidecars ||
+		!strings.Contains(res.Workloads[1].Advice[0].Message, "ResourceQuota elsewhere has a hard limits.cpu") {
+		t.Errorf("advice in other = %+v, want its own quota's only", res.Workloads[1].Advice)
+	}
+	for _, d := range res.Documents[:3] {
+		if d.Changed {
+			t.Errorf("%s changed", d.Doc.Where())
+		}
+	}
+}

@@ -58,6 +58,10 @@ func Check(in Input) []advice.Advice {
 var checks = []func(*workload, Namespace) []advice.Advice{
 	podFailurePolicy,
 	startupProbeInJob,
+	quotas,
+	limitRanges,
+	autoscalers,
+	gracePeriod,
 }
 
 // workload is the input, digested once for every check: the pod spec and the injected sidecars, with the
