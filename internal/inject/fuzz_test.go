@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
@@ -46,18 +47,19 @@ func FuzzInject(f *testing.F) {
 		user := src.template()
 		gen1 := src.profiles()
 		gen2 := src.nextGeneration(gen1)
+		ask1, ask2 := src.overrides(gen1), src.overrides(gen2) // the workload's annotations, then as changed
 
-		out1 := checkInvariants(t, "first injection", user, user, gen1)
+		out1 := checkInvariants(t, "first injection", user, user, gen1, inject.WorkloadAnnotations(ask1))
 
 		in2, user2 := src.handEdits(t, out1, user)
 		if src.bool() { // read back from the apiserver, with its defaults
 			in2, user2 = apiserverDefaults(in2), apiserverDefaults(user2)
-			if res := mustInject(t, apiserverDefaults(out1), gen1...); res.Changed {
+			if res, err := inject.Inject(apiserverDefaults(out1), gen1, inject.WorkloadAnnotations(ask1)); err != nil || res.Changed {
 				t.Fatalf("the apiserver's defaults look like drift: a resync would write\nprofiles: %s\ntemplate: %s",
 					describe(gen1), dump(apiserverDefaults(out1)))
 			}
 		}
-		out2 := checkInvariants(t, "update", in2, user2, gen2)
+		out2 := checkInvariants(t, "update", in2, user2, gen2, inject.WorkloadAnnotations(ask2))
 
 		// Dropping every profile gives back the workload's template, however it got where it is.
 		expectTemplate(t, "Inject(.., nil) after the update", user2, mustInject(t, out2).Template)
@@ -66,14 +68,14 @@ func FuzzInject(f *testing.F) {
 
 // checkInvariants injects profiles into in, whose workload's own template is user, checks every invariant and
 // returns the injected template.
-func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpec, profiles []inject.Profile) *corev1.PodTemplateSpec {
+func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpec, profiles []inject.Profile, opts ...inject.Option) *corev1.PodTemplateSpec {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%s: %s\nprofiles: %s\ninput: %s", stage, fmt.Sprintf(format, args...), describe(profiles), dump(in))
 	}
 	inCopy := in.DeepCopy()
-	res, err := inject.Inject(in, profiles)
+	res, err := inject.Inject(in, profiles, opts...)
 	if err != nil {
 		fail("Inject: %v", err)
 	}
@@ -88,7 +90,7 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 		for i, j := range perm {
 			given[i] = profiles[j]
 		}
-		other, err := inject.Inject(in, given)
+		other, err := inject.Inject(in, given, opts...)
 		if err != nil {
 			fail("Inject, profiles in order %v: %v", perm, err)
 		}
@@ -99,7 +101,7 @@ func checkInvariants(t *testing.T, stage string, in, user *corev1.PodTemplateSpe
 	}
 
 	// (b) idempotent.
-	again, err := inject.Inject(out, profiles)
+	again, err := inject.Inject(out, profiles, opts...)
 	if err != nil {
 		fail("Inject on the result: %v", err)
 	}
@@ -290,7 +292,48 @@ var (
 	fuzzProfileNames = []string{"p", "q", "r"}
 	fuzzOrders       = []int32{-1, 0, 1}
 	fuzzPlacements   = []v1alpha1.Placement{"", v1alpha1.PlacementBeforeInitContainers, v1alpha1.PlacementAfterInitContainers}
+	// Overrides: what a profile may allow, what a workload may ask for (valid or not), with which values.
+	fuzzResources      = []v1alpha1.OverridableResource{"requests.cpu", "limits.cpu", "requests.memory", "limits.memory"}
+	fuzzEnv            = []string{"A", "LOG"}
+	fuzzOverrideFields = []string{"requests.cpu", "limits.cpu", "requests.memory", "limits.memory", "env.A", "env.LOG", "image", "env.bad-name"}
+	fuzzOverrideValues = []string{"100m", "1", "64Mi", "2Gi", "-1", "lots", "", "debug"}
 )
+
+// overrides are the annotations of a workload asking for 0-3 overrides of the profiles' sidecars (or of another).
+func (s *fuzzSource) overrides(profiles []inject.Profile) map[string]string {
+	names := slices.Clone(fuzzNames)
+	for _, p := range profiles {
+		for _, c := range p.Spec.Sidecars {
+			names = append(names, c.Name, c.Name) // twice: mostly a sidecar of the profiles
+		}
+	}
+	out := map[string]string{}
+	for range s.intn(4) {
+		out[v1alpha1.OverrideAnnotationPrefix+pick(s, names)+"."+pick(s, fuzzOverrideFields)] = pick(s, fuzzOverrideValues)
+	}
+	return out
+}
+
+// allowOverrides lets a workload override some of the values of one of the spec's sidecars.
+func (s *fuzzSource) allowOverrides(spec *v1alpha1.SidecarProfileSpec) {
+	o := v1alpha1.SidecarOverride{Sidecar: pick(s, spec.Sidecars).Name}
+	for range s.intn(3) {
+		r := v1alpha1.ResourceOverride{Name: pick(s, fuzzResources)}
+		if s.bool() {
+			ceiling := resource.MustParse("1Gi")
+			r.Max = &ceiling
+		}
+		if !slices.ContainsFunc(o.Resources, func(x v1alpha1.ResourceOverride) bool { return x.Name == r.Name }) {
+			o.Resources = append(o.Resources, r)
+		}
+	}
+	for range s.intn(3) {
+		if e := pick(s, fuzzEnv); !slices.Contains(o.Env, e) {
+			o.Env = append(o.Env, e)
+		}
+	}
+	spec.Overrides = []v1alpha1.SidecarOverride{o}
+}
 
 func (s *fuzzSource) byte() byte {
 	if s.i >= len(s.data) {
@@ -393,6 +436,11 @@ func (s *fuzzSource) spec() *v1alpha1.SidecarProfileSpec {
 		if s.bool() {
 			c.VolumeMounts = []corev1.VolumeMount{{Name: pick(s, fuzzNames), MountPath: pick(s, fuzzPaths)}}
 		}
+		if s.intn(4) == 0 {
+			c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
+			c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}
+			c.Env = []corev1.EnvVar{{Name: "LOG", Value: "info"}}
+		}
 		spec.Sidecars = append(spec.Sidecars, profileSidecar(c))
 	}
 	for range s.intn(3) {
@@ -407,6 +455,9 @@ func (s *fuzzSource) spec() *v1alpha1.SidecarProfileSpec {
 			m.Containers = append(m.Containers, pick(s, fuzzNames))
 		}
 		spec.AppContainerMounts = append(spec.AppContainerMounts, m)
+	}
+	if s.intn(3) == 0 {
+		s.allowOverrides(spec)
 	}
 	return spec
 }
