@@ -1,7 +1,10 @@
 // Command outrigger predicts, offline, what Outrigger's admission webhook does to manifests, with the same
 // engine: `outrigger inject` prints them with the sidecars injected, `outrigger explain` says which profiles
-// select each workload and why the others do not. Made for pull requests in GitOps repositories; see
-// docs/cli.md.
+// select each workload and why the others do not. Made for pull requests in GitOps repositories. From a cluster,
+// `outrigger status` shows where the profiles stand and the workloads that need attention.
+//
+// Installed on PATH as kubectl-outrigger (`make kubectl-plugin`, or krew), the same binary is the kubectl
+// plugin: `kubectl outrigger status`. It speaks of itself by the name it was invoked as. See docs/cli.md.
 package main
 
 import (
@@ -10,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/outrigger-dev/outrigger/internal/kindconfig"
@@ -23,63 +27,85 @@ const (
 	exitError          = 1 // usage, input or output error
 	exitInvalidProfile = 2 // a profile would be refused by the cluster (or could not be used)
 	exitConflict       = 3 // a profile selects a workload but cannot be injected into it
+	exitAttention      = 4 // status --fail-on-attention: a profile or a workload needs attention
 )
 
-const usage = `outrigger predicts what Outrigger's admission webhook does to your manifests at their creation.
+// usage is the command's help; %[1]s is the name it was invoked as (see progName).
+const usage = `%[1]s shows what Outrigger does to your workloads: offline, what its admission webhook does to your
+manifests at their creation; from the cluster, where its profiles stand.
 
 Usage:
-  outrigger inject  -f FILE|DIR|- [-f ...] --profiles FILE|DIR [flags]   print the manifests with the sidecars
-  outrigger explain -f FILE|DIR|- [-f ...] --profiles FILE|DIR [flags]   say which profiles select each workload, and why not
+  %[1]s inject  -f FILE|DIR|- [-f ...] --profiles FILE|DIR [flags]   print the manifests with the sidecars
+  %[1]s explain -f FILE|DIR|- [-f ...] --profiles FILE|DIR [flags]   say which profiles select each workload, and why not
+  %[1]s status  [NAME] [-n NAMESPACE | -A] [-o json|yaml] [flags]    the profiles in the cluster, and the workloads that need attention
 
-Run "outrigger inject -h" for the flags.
+Run "%[1]s COMMAND -h" for a command's flags.
 
-Exit codes: 0 ok, 1 usage or input error, 2 invalid profile, 3 conflict (a selected profile could not be injected).
+Exit codes: 0 ok, 1 usage or input error, 2 invalid profile, 3 conflict (a selected profile could not be injected),
+4 status --fail-on-attention: a profile is not Ready or a workload needs attention.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(runAs(progName(os.Args[0]), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run is the whole command, with its streams, so that tests can run it.
+// progName is how the command was invoked, as a person types it: "kubectl outrigger" when kubectl runs it as
+// its plugin (kubectl-outrigger on PATH), "outrigger" otherwise.
+func progName(arg0 string) string {
+	base := strings.TrimSuffix(filepath.Base(arg0), ".exe")
+	if plugin, ok := strings.CutPrefix(base, "kubectl-"); ok && plugin != "" {
+		return "kubectl " + plugin
+	}
+	return "outrigger"
+}
+
+// run is the whole command, invoked as outrigger, with its streams, so that tests can run it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runAs("outrigger", args, stdin, stdout, stderr)
+}
+
+// runAs is the whole command, invoked as prog (see progName).
+func runAs(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprintf(stderr, usage, prog)
 		return exitError
 	}
 	switch args[0] {
 	case "inject", "explain":
-		return command(args[0], args[1:], stdin, stdout, stderr)
+		return command(prog, args[0], args[1:], stdin, stdout, stderr)
+	case "status":
+		return status(prog, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprintf(stdout, usage, prog)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "outrigger: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n"+usage, prog, args[0])
 	return exitError
 }
 
 // command runs inject or explain.
-func command(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	o, err := parseFlags(name, args, stderr)
+func command(prog, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(prog, name, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "outrigger %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return exitError
 	}
 	res, err := predict(o, stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "outrigger %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		if invalid := (*offline.InvalidProfilesError)(nil); errors.As(err, &invalid) {
 			return exitInvalidProfile
 		}
 		return exitError
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(stderr, "outrigger %s: warning: %s\n", name, w)
+		fmt.Fprintf(stderr, "%s %s: warning: %s\n", prog, name, w)
 	}
 	if err := write(name, o.output, res, stdout); err != nil {
-		fmt.Fprintf(stderr, "outrigger %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return exitError
 	}
 	conflicts := false
@@ -87,7 +113,7 @@ func command(name string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		for _, c := range w.Conflicts() {
 			conflicts = true
 			if name == "inject" { // explain already says so in its output
-				fmt.Fprintf(stderr, "outrigger inject: conflict: %s\n", c)
+				fmt.Fprintf(stderr, "%s inject: conflict: %s\n", prog, c)
 			}
 		}
 	}
@@ -152,8 +178,8 @@ type options struct {
 	recursive                             bool
 }
 
-func parseFlags(name string, args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("outrigger "+name, flag.ContinueOnError)
+func parseFlags(prog, name string, args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
 	fs.Var(&o.files, "f", "manifests: a file, a directory (its .yaml, .yml and .json files) or - for stdin; repeatable")
@@ -173,7 +199,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 	fs.StringVar(&o.output, "output", def, "output format: "+formats)
 	fs.StringVar(&o.output, "o", def, "same as --output")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: outrigger %s -f FILE|DIR|- [-f ...] --profiles FILE|DIR [flags]\n\nFlags:\n", name)
+		fmt.Fprintf(stderr, "Usage: %s %s -f FILE|DIR|- [-f ...] --profiles FILE|DIR [flags]\n\nFlags:\n", prog, name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
