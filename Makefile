@@ -187,6 +187,42 @@ $(GOLANGCI_LINT):
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $(GOLANGCI_LINT)
 
+##@ kubectl plugin
+
+# The CLI is also kubectl's plugin: the same binary, named kubectl-outrigger and on PATH, runs as `kubectl
+# outrigger ...` (krew's naming). PLUGIN_DIR is where install-kubectl-plugin copies it: a directory on PATH.
+PLUGIN_DIR ?= $(HOME)/.local/bin
+# The platforms of the release archives, one per platform of config/krew/outrigger.yaml (a test checks they agree).
+KUBECTL_PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+RELEASE_DIR := $(LOCALBIN)/release
+
+.PHONY: kubectl-plugin
+kubectl-plugin: ## Build the CLI as the kubectl plugin bin/kubectl-outrigger (static, stripped).
+	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(LOCALBIN)/kubectl-outrigger ./cmd/outrigger
+
+.PHONY: install-kubectl-plugin
+install-kubectl-plugin: kubectl-plugin ## Copy bin/kubectl-outrigger into PLUGIN_DIR (default ~/.local/bin), so that `kubectl outrigger` works.
+	install -d '$(PLUGIN_DIR)'
+	install -m 0755 $(LOCALBIN)/kubectl-outrigger '$(PLUGIN_DIR)/kubectl-outrigger'
+	@case ":$$PATH:" in \
+		*':$(PLUGIN_DIR):'*) echo 'installed $(PLUGIN_DIR)/kubectl-outrigger: try `kubectl outrigger status -A`';; \
+		*) echo '$(PLUGIN_DIR) is not on PATH: add it (export PATH="$(PLUGIN_DIR):$$PATH") for kubectl to find the plugin';; \
+	esac
+
+.PHONY: kubectl-plugin-archives
+kubectl-plugin-archives: ## The release archives config/krew/outrigger.yaml names, with their sha256, into bin/release/.
+	@mkdir -p $(RELEASE_DIR)
+	@set -e; for p in $(KUBECTL_PLUGIN_PLATFORMS); do \
+		os=$${p%/*} arch=$${p#*/} exe=kubectl-outrigger; [ "$$os" = windows ] && exe=$$exe.exe; \
+		dir=$$(mktemp -d); \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '-s -w' -o $$dir/$$exe ./cmd/outrigger; \
+		cp LICENSE $$dir/; \
+		archive=$(RELEASE_DIR)/kubectl-outrigger_$${os}_$${arch}.tar.gz; \
+		tar -C $$dir -czf $$archive $$exe LICENSE; rm -r $$dir; \
+		(cd $(RELEASE_DIR) && sha256sum $${archive##*/} > $${archive##*/}.sha256); \
+		echo "$$archive"; \
+	done
+
 ##@ End to end (a real single-node cluster in .e2e/; needs root; see hack/e2e/README.md)
 
 # How Outrigger runs on the cluster: pod (config/default's Deployment, with the image built from ./cmd/manager as
