@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -78,4 +79,38 @@ func TestAdvice_PitfallReachesWarningsStatusAndEventsAndBlocksNothing(t *testing
 		g.Expect(evs).To(HaveLen(1))
 		g.Expect(evs[0].Series).To(BeNil())
 	}, "2s", interval).Should(Succeed())
+}
+
+// A namespace whose ResourceQuota limits limits.memory refuses pods with a sidecar that sets no memory limit: the
+// manager reads the quota from its cache (with its own RBAC) and says so at admission and in the status, and
+// once the quota goes, the advice goes too.
+func TestAdvice_AQuotaTheSidecarsBreakIsToldAndForgottenWhenItGoes(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t, nil)
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "compute"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceLimitsMemory: resource.MustParse("4Gi")}}}
+	create(t, quota)
+	create(t, newProfile(ns, "proxy", sidecarSpec("web", "proxy")))
+	waitUntilSeen(g, ns, "proxy")
+
+	// The webhook reads the quota from the manager's cache, which may not have seen it yet.
+	g.Eventually(func(g Gomega) {
+		var warnings []string
+		g.Expect(warningClient(&warnings).Create(context.Background(), newDeployment(ns, "web"), client.DryRunAll)).To(Succeed())
+		g.Expect(strings.Join(warnings, "\n")).To(ContainSubstring(`Outrigger: SidecarProfile/proxy: sidecar "proxy": ResourceQuota compute has a hard limits.memory`))
+	}, timeout, interval).Should(Succeed())
+	var warnings []string
+	g.Expect(warningClient(&warnings).Create(context.Background(), newDeployment(ns, "web"))).To(Succeed())
+	g.Expect(strings.Join(warnings, "\n")).To(ContainSubstring("set resources.limits.memory on the sidecar in the profile (QuotaRefusesSidecars)"))
+	g.Expect(initContainerNames(getDeployment(g, ns, "web"))).To(Equal([]string{"proxy"}))
+
+	g.Eventually(func(g Gomega) {
+		g.Expect(getProfile(g, ns, "proxy").Status.NeedsAttention).To(ConsistOf(And(HaveField("Name", "web"),
+			HaveField("Sidecar", "proxy"), HaveField("Reason", v1alpha1.ReasonQuotaRefusesSidecars))))
+	}, timeout, interval).Should(Succeed())
+
+	g.Expect(k8s.Delete(context.Background(), quota)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(getProfile(g, ns, "proxy").Status.NeedsAttention).To(BeEmpty())
+	}, timeout, interval).Should(Succeed())
 }
