@@ -36,7 +36,7 @@ func autoscalers(w *workload, ns Namespace) []advice.Advice {
 				msg := fmt.Sprintf("HorizontalPodAutoscaler %s scales the %s on the pods' %s (spec.metrics[%d], a Resource metric), which counts "+
 					"the sidecars %s as well as the app", h.Name, w.in.GVK.Kind, m.Resource.Name, i, quoted(w.sidecarsOf(ref)))
 				if m.Resource.Target.Type == autoscalingv2.UtilizationMetricType && len(unrequested) > 0 {
-					msg += fmt.Sprintf(", and the sidecars %s request no %s, so it cannot compute the utilization and does not scale at all",
+					msg += fmt.Sprintf(", and %s requests no %s, so it cannot compute the utilization and does not scale at all",
 						quoted(unrequested), m.Resource.Name)
 				}
 				msg += fmt.Sprintf(": use a ContainerResource metric naming the app container (type: ContainerResource, containerResource: "+

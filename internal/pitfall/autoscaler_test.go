@@ -50,7 +50,7 @@ func TestPitfalls_WarnsWhenAnAutoscalerCountsTheSidecars(t *testing.T) {
 				"type: ContainerResource, containerResource: {name: cpu, container: app"}},
 		{name: "utilization, and the sidecar requests no cpu: the autoscaler stops", app: app,
 			ns:   utilization("web", "Deployment", "apps/v1", resourceMetric("cpu", true)),
-			want: []string{`the sidecars "proxy" request no cpu, so it cannot compute the utilization and does not scale at all`}},
+			want: []string{`, and "proxy" requests no cpu, so it cannot compute the utilization and does not scale at all`}},
 		{name: "an average value still counts the sidecars' usage", app: app,
 			ns:   utilization("web", "Deployment", "apps/v1", resourceMetric("memory", false)),
 			want: []string{"pods' memory (spec.metrics[0], a Resource metric)"}},

@@ -295,9 +295,9 @@ func quotas(w *workload, ns Namespace) []advice.Advice {
 		for _, s := range w.sidecars {
 			if missing := missingForQuota(q, sidecarIn(pod, s.container.Name)); len(missing) > 0 {
 				out = append(out, advice.Advice{Profile: s.profile, Sidecar: s.container.Name, Reason: v1alpha1.ReasonQuotaRefusesSidecars,
-					Message: fmt.Sprintf("ResourceQuota %s has a hard %s, so every container must set it, and the sidecar does not (nor does "+
+					Message: fmt.Sprintf("ResourceQuota %s has a hard %s, so every container must set %s, and the sidecar does not (nor does "+
 						"a LimitRange give a default): every pod would be refused; set %s on the sidecar in the profile",
-						q.Name, strings.Join(missing, ", "), fieldsFor(missing))})
+						q.Name, strings.Join(missing, ", "), itOrThem(len(missing)), fieldsFor(missing))})
 			}
 		}
 		for _, ref := range w.profiles() {
@@ -305,6 +305,13 @@ func quotas(w *workload, ns Namespace) []advice.Advice {
 		}
 	}
 	return out
+}
+
+func itOrThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // missingForQuota names the quota's cpu and memory resources a container does not set.

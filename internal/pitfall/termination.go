@@ -57,8 +57,11 @@ func gracePeriod(w *workload, _ Namespace) []advice.Advice {
 	if longest == 0 || need <= grace {
 		return nil
 	}
-	why := fmt.Sprintf("the preStop of %s sleeps %d seconds (every preStop starts when the pod is deleted), and then the %d sidecars "+
-		"stop after the app containers, one after the other, %d seconds each at least", who, longest, sidecars, stopFloor)
+	then := fmt.Sprintf("the %d sidecars stop after the app containers, one after the other, %d seconds each at least", sidecars, stopFloor)
+	if sidecars == 1 {
+		then = fmt.Sprintf("the sidecar stops after the app containers, in %d seconds at least", stopFloor)
+	}
+	why := fmt.Sprintf("the preStop of %s sleeps %d seconds (every preStop starts when the pod is deleted), and then %s", who, longest, then)
 	var out []advice.Advice
 	for _, ref := range w.profiles() {
 		out = append(out, advice.Advice{Profile: ref, Reason: v1alpha1.ReasonGracePeriodTooShort,

@@ -38,7 +38,7 @@ func TestPitfalls_WarnsWhenTheGracePeriodLeavesTheSidecarsNoTimeAfterTheApp(t *t
 			want: []string{"sleeps 5 seconds"}},
 		{name: "no preStop sleep: every container gets the kubelet's floor", grace: ptr.To[int64](1), sidecars: []corev1.Container{{Name: "proxy"}, {Name: "shipper"}}},
 		{name: "two sidecars, two floors after the sleep", grace: ptr.To[int64](12), app: sleepHook(10), sidecars: []corev1.Container{{Name: "proxy"}, {Name: "shipper"}},
-			want: []string{"terminationGracePeriodSeconds is 12", "then the 2 sidecars stop after the app containers", "at least 14"}},
+			want: []string{"terminationGracePeriodSeconds is 12", "then the 2 sidecars stop after the app containers, one after the other", "at least 14"}},
 		{name: "an exec Outrigger cannot read counts nothing", grace: ptr.To[int64](10), app: execHook("/drain.sh"), sidecars: []corev1.Container{{Name: "proxy"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
