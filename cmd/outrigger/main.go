@@ -110,6 +110,11 @@ func command(prog, name string, args []string, stdin io.Reader, stdout, stderr i
 	}
 	conflicts := false
 	for _, w := range res.Workloads {
+		for _, a := range w.Advice {
+			if name == "inject" { // as the webhook's warnings; it blocks nothing, so the exit code stays
+				fmt.Fprintf(stderr, "outrigger inject: advice: %s: %s\n", w.Title(), a)
+			}
+		}
 		for _, c := range w.Conflicts() {
 			conflicts = true
 			if name == "inject" { // explain already says so in its output

@@ -305,6 +305,40 @@ func TestInject_AConflictStillPrintsTheManifestAsTheWebhookWouldLeaveIt(t *testi
 	}
 }
 
+// Advice blocks nothing: inject prints the manifest and exits 0, with the advice on stderr as the webhook's
+// warnings; explain prints it under the workload.
+func TestInjectAndExplain_PrintTheAdviceAndExitZero(t *testing.T) {
+	job := `apiVersion: batch/v1
+kind: Job
+metadata: {name: report, labels: {app: myapp}}
+spec:
+  podFailurePolicy:
+    rules:
+    - {action: FailJob, onExitCodes: {operator: NotIn, values: [0]}}
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: app, image: report:1}]
+`
+	profile := strings.Replace(readFile(t, logshipper), "spec:\n", "spec:\n  workloadKinds: [Job]\n", 1)
+	profiles := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(profiles, []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, job, "inject", "-f", "-", "--profiles", profiles)
+	if code != exitOK || !strings.Contains(out, "name: logshipper") {
+		t.Errorf("inject: exit code %d, output:\n%s\nwant 0 and the Job with the sidecar", code, out)
+	}
+	want := "outrigger inject: advice: Job default/report (stdin, document 1): SidecarProfile/logshipper: spec.podFailurePolicy.rules[0] (action FailJob) matches exit codes not in [0]"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("inject's stderr lacks\n%s\nin:\n%s", want, errOut)
+	}
+	code, out, _ = runCLI(t, job, "explain", "-f", "-", "--profiles", profiles)
+	if code != exitOK || !strings.Contains(out, "  advice: SidecarProfile/logshipper: spec.podFailurePolicy.rules[0]") {
+		t.Errorf("explain: exit code %d, output:\n%s", code, out)
+	}
+}
+
 func TestExplain_Text(t *testing.T) {
 	code, out, _ := runCLI(t, "", "explain", "-f", filepath.Join(gitops, "manifests"), "--profiles", filepath.Join(gitops, "profiles"), "-n", "other")
 	if code != exitOK {
