@@ -66,9 +66,12 @@ type RefusedOverride struct {
 	Why string
 }
 
+// keepsProfileValue ends the why of an override a profile refuses.
+const keepsProfileValue = "; the sidecar keeps the profile's value"
+
 // Message is the refusal in one sentence, for events, warnings and status.
 func (r RefusedOverride) Message() string {
-	return fmt.Sprintf("annotation %s=%q: %s; the sidecar keeps the profile's value", r.Annotation, r.Value, r.Why)
+	return fmt.Sprintf("annotation %s=%q: %s", r.Annotation, r.Value, r.Why)
 }
 
 // overrides is what a profile makes of the overrides a workload asks for.
@@ -96,7 +99,7 @@ func overridesFor(spec *v1alpha1.SidecarProfileSpec, reqs []requested, sidecars 
 			continue
 		}
 		if why := allowed(spec, r); why != "" {
-			out.refused = append(out.refused, RefusedOverride{Annotation: r.annotation(), Value: r.value, Sidecar: r.sidecar, Why: why})
+			out.refused = append(out.refused, RefusedOverride{Annotation: r.annotation(), Value: r.value, Sidecar: r.sidecar, Why: why + keepsProfileValue})
 			continue
 		}
 		byKey[r.key()] = r
@@ -106,7 +109,7 @@ func overridesFor(spec *v1alpha1.SidecarProfileSpec, reqs []requested, sidecars 
 			if why := ordered(c, res, byKey); why != "" {
 				for _, f := range []string{"requests." + res, "limits." + res} {
 					if r, ok := byKey[c.Name+"."+f]; ok {
-						out.refused = append(out.refused, RefusedOverride{Annotation: r.annotation(), Value: r.value, Sidecar: r.sidecar, Why: why})
+						out.refused = append(out.refused, RefusedOverride{Annotation: r.annotation(), Value: r.value, Sidecar: r.sidecar, Why: why + keepsProfileValue})
 						delete(byKey, r.key())
 					}
 				}

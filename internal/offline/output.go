@@ -108,7 +108,7 @@ func nonNil(r []*Report) []*Report {
 
 // writeReport writes one workload: "+" a profile injected, "!" one that selects it but could not be injected
 // (or was left as it was), "-" one that does not select it, with the reason; then one "advice:" line for each
-// piece of advice.
+// piece of advice, and one "warning:" line for each warning no profile tells.
 func writeReport(b *strings.Builder, r *Report) {
 	status := "nothing injected"
 	if r.Changed {
@@ -148,6 +148,9 @@ func writeReport(b *strings.Builder, r *Report) {
 	}
 	for _, a := range r.Advice {
 		fmt.Fprintf(b, "  advice: %s\n", a)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(b, "  warning: %s\n", w)
 	}
 }
 

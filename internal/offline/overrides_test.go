@@ -27,7 +27,8 @@ spec:
 func TestExplain_ShowsTheEffectiveValuesOfOverrides(t *testing.T) {
 	web := strings.Replace(deployment("web", "default", "app: web"), "  labels: {app: web}",
 		"  labels: {app: web}\n  annotations:\n    sidecars.outrigger.dev/logs.limits.memory: 512Mi\n"+
-			"    sidecars.outrigger.dev/logs.env.LOG_LEVEL: debug\n    sidecars.outrigger.dev/logs.limits.cpu: \"2\"", 1)
+			"    sidecars.outrigger.dev/logs.env.LOG_LEVEL: debug\n    sidecars.outrigger.dev/logs.limits.cpu: \"2\"\n"+
+			"    sidecars.outrigger.dev/log.limits.cpu: \"2\"", 1)
 	res := mustPredict(t, web, overridableProfile)
 	var out strings.Builder
 	if err := WriteExplanation(&out, res.Workloads, "text"); err != nil {
@@ -37,7 +38,8 @@ func TestExplain_ShowsTheEffectiveValuesOfOverrides(t *testing.T) {
 		"      override: logs.env.LOG_LEVEL = debug (the profile sets none)\n",
 		"      override: logs.limits.memory = 512Mi (the profile's: 128Mi)\n",
 		`  advice: SidecarProfile/logs: sidecar "logs": annotation sidecars.outrigger.dev/logs.limits.cpu="2": the profile does not allow`,
-		"(OverrideRefused)\n",
+		"; the sidecar keeps the profile's value (OverrideRefused)\n",
+		`  warning: annotation sidecars.outrigger.dev/log.limits.cpu="2": no profile that selects the workload has a sidecar "log": fix the sidecar's name in the annotation` + "\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("explain does not say\n%s\nin:\n%s", want, out.String())

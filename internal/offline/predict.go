@@ -76,6 +76,9 @@ type Report struct {
 	// Advice is what a person should change about the workload as the webhook would store it (internal/advisor):
 	// the native-sidecar pitfalls, judged with the quotas, limit ranges and autoscalers among the inputs.
 	Advice []advice.Advice `json:"advice,omitempty"`
+	// Warnings are the webhook's warnings that no profile's verdict or advice tells: an override asked of a
+	// sidecar no selecting profile has.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Verdict is one profile's answer for one workload.
@@ -227,6 +230,9 @@ func (p *predictor) inject(kind workload.Kind, obj client.Object, rep *Report) m
 		m, input, err := p.mutation(kind, obj)
 		if err == nil {
 			rep.Profiles = p.verdicts(kind, obj, m)
+			for _, u := range m.Unclaimed {
+				rep.Warnings = append(rep.Warnings, u.Message())
+			}
 			// The memReader cannot fail: what it does not hold, it lists empty.
 			rep.Advice, _ = p.advisor.Advise(context.Background(), advisor.Workload{Kind: kind, Object: obj, Template: m.Template, Profiles: input})
 			return m
