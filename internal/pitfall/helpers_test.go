@@ -76,14 +76,6 @@ func check(obj client.Object, tmpl *corev1.PodTemplateSpec, ns Namespace) []advi
 	return Check(Input{Object: obj, GVK: gvk, Template: tmpl, Namespace: ns})
 }
 
-func reasons(all []advice.Advice) []string {
-	out := []string{}
-	for _, a := range all {
-		out = append(out, a.Reason)
-	}
-	return out
-}
-
 func resources(requests, limits corev1.ResourceList) corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{Requests: requests, Limits: limits}
 }
