@@ -84,19 +84,21 @@ func carriesAny(tmpl *corev1.PodTemplateSpec, refs []inject.ProfileRef) bool {
 	return false
 }
 
-// namespace reads the objects of a namespace the checks judge pods with.
+// namespace reads the objects of a namespace the checks judge pods with: the cache's own objects, not copies
+// (the checks only read them), since the webhook asks for every workload it admits.
 func (a Advisor) namespace(ctx context.Context, name string) (pitfall.Namespace, error) {
 	var ns pitfall.Namespace
+	opts := []client.ListOption{client.InNamespace(name), client.UnsafeDisableDeepCopy}
 	var quotas corev1.ResourceQuotaList
-	if err := a.List(ctx, &quotas, client.InNamespace(name)); err != nil {
+	if err := a.List(ctx, &quotas, opts...); err != nil {
 		return ns, fmt.Errorf("listing the ResourceQuotas of namespace %s: %w", name, err)
 	}
 	var ranges corev1.LimitRangeList
-	if err := a.List(ctx, &ranges, client.InNamespace(name)); err != nil {
+	if err := a.List(ctx, &ranges, opts...); err != nil {
 		return ns, fmt.Errorf("listing the LimitRanges of namespace %s: %w", name, err)
 	}
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
-	if err := a.List(ctx, &hpas, client.InNamespace(name)); err != nil {
+	if err := a.List(ctx, &hpas, opts...); err != nil {
 		return ns, fmt.Errorf("listing the HorizontalPodAutoscalers of namespace %s: %w", name, err)
 	}
 	ns.Quotas, ns.LimitRanges, ns.Autoscalers = quotas.Items, ranges.Items, hpas.Items

@@ -17,7 +17,6 @@ import (
 // (FailedGetResourceMetric). A ContainerResource metric naming the app container counts the app alone.
 func autoscalers(w *workload, ns Namespace) []advice.Advice {
 	var out []advice.Advice
-	pod := admittedPod(w.spec, ns.LimitRanges)
 	for _, h := range ns.Autoscalers {
 		if !targets(h.Spec.ScaleTargetRef, w.in.GVK, w.in.Object.GetName()) {
 			continue
@@ -29,7 +28,7 @@ func autoscalers(w *workload, ns Namespace) []advice.Advice {
 			for _, ref := range w.profiles() {
 				var unrequested []string
 				for _, name := range w.sidecarsOf(ref) {
-					if _, ok := sidecarIn(pod, name).Resources.Requests[m.Resource.Name]; !ok {
+					if _, ok := sidecarIn(w.pod(), name).Resources.Requests[m.Resource.Name]; !ok {
 						unrequested = append(unrequested, name)
 					}
 				}

@@ -73,6 +73,16 @@ type workload struct {
 	sidecars []sidecar
 	// injected names every container Outrigger injected (for any profile): the others are the workload's own.
 	injected map[string]bool
+	// admitted is the pod as the apiserver judges it (see admittedPod), made once, when a check needs it.
+	admitted *corev1.Pod
+}
+
+// pod returns the pod as the apiserver judges it, with the namespace's LimitRanges' defaults.
+func (w *workload) pod() *corev1.Pod {
+	if w.admitted == nil {
+		w.admitted = admittedPod(w.spec, w.in.Namespace.LimitRanges)
+	}
+	return w.admitted
 }
 
 // sidecar is one injected sidecar and the profile that injected it.

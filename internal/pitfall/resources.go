@@ -121,7 +121,7 @@ func limitRanges(w *workload, ns Namespace) []advice.Advice {
 	if len(ns.LimitRanges) == 0 {
 		return nil
 	}
-	pod := admittedPod(w.spec, ns.LimitRanges)
+	pod := w.pod()
 	var out []advice.Advice
 	for _, s := range w.sidecars {
 		c := sidecarIn(pod, s.container.Name)
@@ -287,11 +287,11 @@ var computeQuota = map[corev1.ResourceName]struct {
 // the workload alone, at its replicas.
 func quotas(w *workload, ns Namespace) []advice.Advice {
 	var out []advice.Advice
-	pod := admittedPod(w.spec, ns.LimitRanges)
 	for _, q := range ns.Quotas {
 		if len(q.Spec.Scopes) > 0 || q.Spec.ScopeSelector != nil {
 			continue
 		}
+		pod := w.pod()
 		for _, s := range w.sidecars {
 			if missing := missingForQuota(q, sidecarIn(pod, s.container.Name)); len(missing) > 0 {
 				out = append(out, advice.Advice{Profile: s.profile, Sidecar: s.container.Name, Reason: v1alpha1.ReasonQuotaRefusesSidecars,

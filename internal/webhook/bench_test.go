@@ -6,13 +6,16 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
+	"github.com/outrigger-dev/outrigger/internal/advisor"
 	"github.com/outrigger-dev/outrigger/internal/catalog"
 )
 
@@ -26,13 +29,27 @@ func BenchmarkInjectorHandle(b *testing.B) {
 		"shop": {ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "shop"}}},
 	}}
 	h := &Injector{Catalog: catalog.Catalog{Reader: reader}}
+	// With the advice: the namespace's quota, limit range and autoscaler read and judged for every request that
+	// injects (the manager's webhook always has its Advisor).
+	judged := reader
+	judged.quotas = []corev1.ResourceQuota{{ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: "shop"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceLimitsMemory: resource.MustParse("8Gi")}}}}
+	judged.limitRanges = []corev1.LimitRange{{ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: "shop"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}}}
+	judged.autoscalers = []autoscalingv2.HorizontalPodAutoscaler{{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "other"}}}}
+	advised := &Injector{Catalog: catalog.Catalog{Reader: judged}, Advisor: &advisor.Advisor{Reader: judged}}
+	unjudged := &Injector{Catalog: catalog.Catalog{Reader: reader}, Advisor: &advisor.Advisor{Reader: reader}}
 	for _, bc := range []struct {
 		name      string
+		h         *Injector
 		selected  bool
 		wantPatch bool
 	}{
-		{"selected", true, true},       // a profile selects it: the answer is a patch
-		{"not-selected", false, false}, // no profile selects it: allowed as it is
+		{"selected", h, true, true},                   // a profile selects it: the answer is a patch
+		{"not-selected", h, false, false},             // no profile selects it: allowed as it is
+		{"selected-with-advice", advised, true, true}, // and the pitfalls judged against the namespace's objects
+		{"selected-no-quotas", unjudged, true, true},  // the same in a namespace without quotas, limit ranges, autoscalers
 	} {
 		raw := []byte(rawDeployment)
 		if !bc.selected {
@@ -46,7 +63,7 @@ func BenchmarkInjectorHandle(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				resp := h.Handle(context.Background(), req)
+				resp := bc.h.Handle(context.Background(), req)
 				if !resp.Allowed || (len(resp.Patch) > 0) != bc.wantPatch {
 					b.Fatalf("allowed %v, patch %s", resp.Allowed, resp.Patch)
 				}
@@ -57,8 +74,11 @@ func BenchmarkInjectorHandle(b *testing.B) {
 
 // memReader serves SidecarProfiles and Namespaces from memory, without copies.
 type memReader struct {
-	profiles   []v1alpha1.SidecarProfile
-	namespaces map[string]corev1.Namespace
+	profiles    []v1alpha1.SidecarProfile
+	namespaces  map[string]corev1.Namespace
+	quotas      []corev1.ResourceQuota
+	limitRanges []corev1.LimitRange
+	autoscalers []autoscalingv2.HorizontalPodAutoscaler
 }
 
 func (m memReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
@@ -76,6 +96,12 @@ func (m memReader) List(_ context.Context, list client.ObjectList, _ ...client.L
 		l.Items = m.profiles
 	case *v1alpha1.ClusterSidecarProfileList:
 		l.Items = nil
+	case *corev1.ResourceQuotaList:
+		l.Items = m.quotas
+	case *corev1.LimitRangeList:
+		l.Items = m.limitRanges
+	case *autoscalingv2.HorizontalPodAutoscalerList:
+		l.Items = m.autoscalers
 	default:
 		return fmt.Errorf("memReader: cannot list %T", list)
 	}
