@@ -83,8 +83,14 @@ $(ROLLOUT_CRD):
 		test -n "$$dir" && cp "$$dir/manifests/crds/rollout-crd.yaml" $@.tmp && chmod 644 $@.tmp && mv $@.tmp $@
 
 .PHONY: test
-test: verify-generated vet envtest-binaries third-party-crds ## Unit and integration tests (real kube-apiserver and etcd).
+test: verify-generated vet envtest-binaries third-party-crds test-monitoring ## Unit and integration tests (real kube-apiserver and etcd), and test-monitoring.
 	go test ./... -count=1
+
+# test/monitoring is a module of its own (Prometheus' rule engine brings cloud SDKs the main module does without), so
+# go test ./... does not reach it.
+.PHONY: test-monitoring
+test-monitoring: ## The alerts (fired on synthetic series by Prometheus' packages), the Grafana dashboard's queries, and the chart's copies of both.
+	cd test/monitoring && go vet ./... && go test ./... -count=1
 
 # The packages whose tests start a control plane (they import envtest or internal/controlplane), found by go list
 # so that a test moving between packages needs no change here; the benchmarks and the end-to-end tests excepted,
