@@ -11,7 +11,9 @@ import (
 
 type handlerFunc func(context.Context, admission.Request) admission.Response
 
-func (f handlerFunc) Handle(ctx context.Context, req admission.Request) admission.Response { return f(ctx, req) }
+func (f handlerFunc) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return f(ctx, req)
+}
 
 func request(kind string) admission.Request {
 	var req admission.Request
