@@ -106,7 +106,11 @@ func writeConditions(w io.Writer, p Profile, o Options) {
 		if c.Type == v1alpha1.ConditionReady || (!o.Detail && c.Status != metav1.ConditionTrue) {
 			continue
 		}
-		fmt.Fprintf(w, "  %s\n", conditionLine(c.Type, c.Status, c.Reason, c.Message, &c.LastTransitionTime, o.Now))
+		message := c.Message
+		if message == r.Message {
+			message = "" // the manager often words Reconciling or Stalled as Ready: say it once
+		}
+		fmt.Fprintf(w, "  %s\n", conditionLine(c.Type, c.Status, c.Reason, message, &c.LastTransitionTime, o.Now))
 	}
 	if ro := p.Status.Rollout; ro != nil && ro.Halted != "" {
 		fmt.Fprintf(w, "  rollout halted: %s\n", oneLine(ro.Halted))

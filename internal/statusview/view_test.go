@@ -54,7 +54,8 @@ func fleet() []Profile {
 		Conditions: []metav1.Condition{
 			condition(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonRolloutHalted,
 				"the rollout of revision 4bbeed3e15ea8f9f halted in wave 2 of 4: a sidecar restarts", 3),
-			condition(v1alpha1.ConditionReconciling, metav1.ConditionFalse, v1alpha1.ReasonRolloutHalted, "", 3),
+			condition(v1alpha1.ConditionReconciling, metav1.ConditionFalse, v1alpha1.ReasonRolloutHalted,
+				"the rollout of revision 4bbeed3e15ea8f9f halted in wave 2 of 4: a sidecar restarts", 3),
 			condition(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonRolloutHalted,
 				"fix the sidecar (a new spec starts again from the canary), or revert to the stable revision", 3),
 			condition(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonSidecarRestarting,
