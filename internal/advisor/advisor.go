@@ -42,6 +42,9 @@ type Workload struct {
 	// Template is the workload's pod template with the sidecars injected (the engine's Result.Template, or the
 	// stored template of a workload that carries them).
 	Template *corev1.PodTemplateSpec
+	// Record is the template's injection record when the caller has read it already (the profile reconciler, for
+	// the thousands of workloads that carry its current revision); nil to have Advise read it.
+	Record *inject.Record
 	// Profiles are the profiles whose advice is wanted: the engine's input at admission, the one profile whose
 	// status is computed. Advice about other profiles is left out.
 	Profiles []inject.Profile
@@ -54,34 +57,41 @@ func (a Advisor) Advise(ctx context.Context, w Workload) ([]advice.Advice, error
 	for _, p := range w.Profiles {
 		refs = append(refs, p.Ref)
 	}
-	if !carriesAny(w.Template, refs) {
+	rec, ok := carriesAny(w.Template, w.Record, refs)
+	if !ok {
 		return nil, nil
 	}
 	ns, err := a.namespace(ctx, w.Object.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
-	out := pitfall.Check(pitfall.Input{Object: w.Object, GVK: w.Kind.GVK, Template: w.Template, Profiles: refs, Namespace: ns})
+	out := pitfall.Check(pitfall.Input{Object: w.Object, GVK: w.Kind.GVK, Template: w.Template, Record: &rec, Profiles: refs, Namespace: ns})
 	out = append(out, refusedOverrides(w)...)
 	advice.Sort(out)
 	return out, nil
 }
 
-// carriesAny reports whether the template's injection record names one of the profiles.
-func carriesAny(tmpl *corev1.PodTemplateSpec, refs []inject.ProfileRef) bool {
+// carriesAny returns the template's injection record (read, unless given), and whether it names one of the
+// profiles.
+func carriesAny(tmpl *corev1.PodTemplateSpec, given *inject.Record, refs []inject.ProfileRef) (inject.Record, bool) {
 	if tmpl == nil {
-		return false
+		return inject.Record{}, false
 	}
-	rec, err := inject.ReadRecord(tmpl)
-	if err != nil {
-		return false
+	var rec inject.Record
+	if given != nil {
+		rec = *given
+	} else {
+		var err error
+		if rec, err = inject.ReadRecord(tmpl); err != nil {
+			return rec, false
+		}
 	}
 	for _, ref := range refs {
 		if _, ok := rec.Entry(ref); ok {
-			return true
+			return rec, true
 		}
 	}
-	return false
+	return rec, false
 }
 
 // namespace reads the objects of a namespace the checks judge pods with: the cache's own objects, not copies

@@ -101,3 +101,46 @@ func TestTrimAndChanged_KeepWhatTheChecksReadAndPassOnlyItsChanges(t *testing.T)
 		t.Error("a change of the quota's hard limits does not pass the watch")
 	}
 }
+
+// emptyReader lists nothing: a namespace without quotas, limit ranges or autoscalers, the common case.
+type emptyReader struct{}
+
+func (emptyReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return fmt.Errorf("not served")
+}
+func (emptyReader) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
+
+// BenchmarkAdvise is the advice's cost per workload in the profile reconciler, which asks for every workload a
+// profile selects at every status computation: a converged Deployment in a namespace with nothing to judge it by,
+// with the injection record read by Advise, or given (as the reconciler does for a workload at the current
+// revision, whose record it has read already).
+func BenchmarkAdvise(b *testing.B) {
+	logs := inject.ProfileRef{Kind: inject.KindSidecarProfile, Name: "logs"}
+	spec := &v1alpha1.SidecarProfileSpec{Sidecars: []v1alpha1.Sidecar{{Container: corev1.Container{Name: "shipper", Image: "s:1",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}}}}}}
+	bare := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}
+	res, err := inject.Inject(&bare, []inject.Profile{{Ref: logs, Spec: spec}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: appsv1.DeploymentSpec{Template: *res.Template}}
+	rec, err := inject.ReadRecord(&dep.Spec.Template)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name   string
+		record *inject.Record
+	}{{"record-read", nil}, {"record-given", &rec}} {
+		w := Workload{Kind: workload.Deployment, Object: dep, Template: &dep.Spec.Template, Record: bc.record,
+			Profiles: []inject.Profile{{Ref: logs, Spec: spec}}}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := (Advisor{Reader: emptyReader{}}).Advise(context.Background(), w); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -26,6 +26,9 @@ type Input struct {
 	GVK    schema.GroupVersionKind
 	// Template is the workload's pod template with the sidecars injected, carrying the injection record.
 	Template *corev1.PodTemplateSpec
+	// Record is the template's injection record when the caller has read it already (reading it is most of the
+	// cost of a check); nil to have Check read it.
+	Record *inject.Record
 	// Profiles limits the advice to these profiles' sidecars; nil means every profile the record names.
 	Profiles []inject.ProfileRef
 	// Namespace holds the objects of the workload's namespace that judge its pods.
@@ -95,8 +98,15 @@ func newWorkload(in Input) (*workload, bool) {
 	if in.Template == nil {
 		return nil, false
 	}
-	rec, err := inject.ReadRecord(in.Template)
-	if err != nil || len(rec.Profiles) == 0 {
+	rec := in.Record
+	if rec == nil {
+		read, err := inject.ReadRecord(in.Template)
+		if err != nil {
+			return nil, false
+		}
+		rec = &read
+	}
+	if len(rec.Profiles) == 0 {
 		return nil, false
 	}
 	w := &workload{in: in, spec: &in.Template.Spec, injected: map[string]bool{}}

@@ -118,7 +118,7 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 		// the engine can only answer Injected. Skipping it keeps a status computation over thousands of converged
 		// workloads cheap.
 		w.Outcome = inject.Injected
-		w.Advice = r.advise(ctx, kind, obj, tmpl, o)
+		w.Advice = r.advise(ctx, kind, obj, tmpl, &rec, o)
 		return w, nil
 	}
 	// What the current revision would do: the waves decide when the workload gets it (status.countInjection),
@@ -139,21 +139,23 @@ func (r *Reconciler) observeWorkload(ctx context.Context, kind workload.Kind, ob
 	if pr, ok := res.Profile(ref); ok {
 		w.Outcome, w.Conflicts = pr.Outcome, pr.Conflicts
 	}
+	carried := &rec
 	if w.Outcome == inject.Injected {
-		tmpl = res.Template // what the current revision will make of it: say so before it rolls out
+		// What the current revision will make of it, with a record of its own: say so before it rolls out.
+		tmpl, carried = res.Template, nil
 	}
-	w.Advice = r.advise(ctx, kind, obj, tmpl, o)
+	w.Advice = r.advise(ctx, kind, obj, tmpl, carried, o)
 	return w, nil
 }
 
-// advise returns the advice about the profile on a workload whose pod template (with the sidecars) is tmpl. A Job
-// a CronJob made gets none: the CronJob has the same, and one entry is what a person acts on. A read that
-// failed is logged: advice never holds the status back.
-func (r *Reconciler) advise(ctx context.Context, kind workload.Kind, obj client.Object, tmpl *corev1.PodTemplateSpec, o observed) []advice.Advice {
+// advise returns the advice about the profile on a workload whose pod template (with the sidecars) is tmpl, with
+// its injection record rec (nil: not read yet). A Job a CronJob made gets none: the CronJob has the same, and one
+// entry is what a person acts on. A read that failed is logged: advice never holds the status back.
+func (r *Reconciler) advise(ctx context.Context, kind workload.Kind, obj client.Object, tmpl *corev1.PodTemplateSpec, rec *inject.Record, o observed) []advice.Advice {
 	if owner := metav1.GetControllerOf(obj); owner != nil && kind.Name == v1alpha1.KindJob && owner.Kind == string(v1alpha1.KindCronJob) {
 		return nil
 	}
-	all, err := advisor.Advisor{Reader: r.Client}.Advise(ctx, advisor.Workload{Kind: kind, Object: obj, Template: tmpl,
+	all, err := advisor.Advisor{Reader: r.Client}.Advise(ctx, advisor.Workload{Kind: kind, Object: obj, Template: tmpl, Record: rec,
 		Profiles: []inject.Profile{{Ref: o.ref, Spec: o.p.ProfileSpec()}}})
 	if err != nil {
 		log.FromContext(ctx).Error(err, "no advice on a workload", "kind", kind.Name, "namespace", obj.GetNamespace(), "name", obj.GetName())
