@@ -122,7 +122,7 @@ func Explain(err error) error {
 		return errors.New("no cluster to read: no kubeconfig was found (--kubeconfig, KUBECONFIG, ~/.kube/config) " +
 			"and this is not a pod with a service account: point KUBECONFIG or --kubeconfig at your cluster's kubeconfig")
 	case meta.IsNoMatchError(err):
-		return fmt.Errorf("Outrigger's CRDs are not installed in this cluster: install Outrigger "+
+		return fmt.Errorf("this cluster does not have Outrigger's CRDs: install Outrigger "+
 			"(helm install outrigger charts/outrigger, or make deploy), or pick the cluster it runs in with --context (%w)", err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%w: reading profiles needs get and list on them; the built-in view role of a namespace "+

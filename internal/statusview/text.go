@@ -187,7 +187,7 @@ func writeAttention(w io.Writer, profiles []Profile, o Options) {
 	}
 	fmt.Fprintln(w, "\nWorkloads that need attention:")
 	if rows > 0 {
-		io.WriteString(w, b.String())
+		fmt.Fprint(w, b.String())
 	}
 	for _, line := range more {
 		fmt.Fprintln(w, line)

@@ -253,7 +253,7 @@ func TestExplain_SaysWhatToDo(t *testing.T) {
 	}{
 		{"NoKubeconfig", clientcmd.ErrEmptyConfig, []string{"no kubeconfig was found", "KUBECONFIG"}},
 		{"NoCRDs", &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: gr.Group, Kind: "SidecarProfile"}},
-			[]string{"CRDs are not installed", "--context"}},
+			[]string{"does not have Outrigger's CRDs", "--context"}},
 		{"Forbidden", apierrors.NewForbidden(gr, "", errors.New("no RBAC policy matched")),
 			[]string{"is forbidden", "clustersidecarprofile-viewer", "ClusterRoleBinding"}},
 		{"Unauthorized", apierrors.NewUnauthorized("token expired"), []string{"credentials"}},

@@ -136,7 +136,7 @@ func TestStatus(t *testing.T) {
 	admin := []string{"KUBECONFIG=" + kubeconfig}
 	t.Run("WithoutTheCRDsSaysToInstallOutrigger", func(t *testing.T) {
 		r := kubectlOutrigger(t, admin, "status")
-		if r.code != 1 || !strings.Contains(r.stderr, "kubectl outrigger status: Outrigger's CRDs are not installed") {
+		if r.code != 1 || !strings.Contains(r.stderr, "kubectl outrigger status: this cluster does not have Outrigger's CRDs") {
 			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 		}
 	})
