@@ -34,6 +34,9 @@ var (
 	writes    = envsuite.NewWriteCounter()
 	managerMu sync.Mutex
 	mgr       *controlplane.InProcessManager
+	// metricsAddr is where the manager serves its metrics, over HTTPS with the apiserver's authentication and
+	// authorization, as cmd/manager does (metrics_test.go scrapes it).
+	metricsAddr string
 )
 
 func TestMain(m *testing.M) {
@@ -96,7 +99,14 @@ func startManager() error {
 	// As its ServiceAccount, with the rights config/default grants it: a missing grant fails here first.
 	mcfg := testEnv.ManagerConfig()
 	mcfg.WrapTransport = writes.Wrap
+	if metricsAddr == "" {
+		var err error
+		if metricsAddr, err = freeAddr(); err != nil {
+			return err
+		}
+	}
 	m, err := controlplane.StartInProcessManager(context.Background(), testEnv, mcfg, manager.Options{
+		MetricsAddr: metricsAddr, SecureMetrics: true,
 		NormalEvents:  true,
 		Webhook:       manager.WebhookOptions{Enabled: true},
 		WorkloadKinds: configuredKinds,
