@@ -41,7 +41,7 @@ func TestCompile_AppliesTheWorkloadsOverridesAsTheEngineDoes(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, _ := mutating(t, cs[0].Policy)(request{op: admission.Create, object: d.DeepCopy(),
-				gvr: workload.Deployment.GVK.GroupVersion().WithResource(workload.Deployment.Resource),
+				gvr:       workload.Deployment.GVK.GroupVersion().WithResource(workload.Deployment.Resource),
 				namespace: "shop", user: alice, namespaceObj: namespaceObject("shop", nil)})
 			if g := got.(*appsv1.Deployment).Spec.Template; !equality.Semantic.DeepEqual(*want.Template, g) {
 				t.Errorf("the policy's pod template is not the engine's\nengine: %+v\npolicy: %+v", want.Template.Spec.InitContainers, g.Spec.InitContainers)
