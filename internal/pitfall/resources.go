@@ -293,6 +293,9 @@ func quotas(w *workload, ns Namespace) []advice.Advice {
 		}
 		pod := w.pod()
 		for _, s := range w.sidecars {
+			if w.spec.Resources != nil {
+				break // pod-level resources: the quota plugin then asks nothing of each container
+			}
 			if missing := missingForQuota(q, sidecarIn(pod, s.container.Name)); len(missing) > 0 {
 				out = append(out, advice.Advice{Profile: s.profile, Sidecar: s.container.Name, Reason: v1alpha1.ReasonQuotaRefusesSidecars,
 					Message: fmt.Sprintf("ResourceQuota %s has a hard %s, so every container must set %s, and the sidecar does not (nor does "+

@@ -43,6 +43,7 @@ type resourceCase struct {
 	app      corev1.ResourceRequirements
 	sidecar  corev1.ResourceRequirements
 	replicas int32
+	podLevel bool // the pod template sets spec.resources
 	ns       Namespace
 	want     []string // substrings of the one piece of advice expected; nil for none
 }
@@ -52,6 +53,9 @@ func runResourceCases(t *testing.T, reason string, cases []resourceCase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tmpl := injected(t, withResources(c.app), corev1.Container{Name: "proxy", Resources: c.sidecar})
+			if c.podLevel {
+				tmpl.Spec.Resources = &corev1.ResourceRequirements{Limits: list("memory", "1Gi")}
+			}
 			replicas := c.replicas
 			if replicas == 0 {
 				replicas = 1
@@ -93,6 +97,8 @@ func TestPitfalls_WarnsWhenAQuotaRefusesTheSidecars(t *testing.T) {
 			want: []string{": ResourceQuota compute admits the workload's pods without the sidecars \"proxy\" but not with them", "requests.cpu: 3 pods need 1800m with the sidecars (1500m without), over the hard 1600m"}},
 		{name: "over the hard limit without the sidecar already: not the sidecar's doing", app: app, sidecar: sized, replicas: 4,
 			ns: Namespace{Quotas: []corev1.ResourceQuota{quota("compute", list("requests.cpu", "1600m"))}}},
+		{name: "pod-level resources: no container must set its own", app: app, podLevel: true,
+			ns: Namespace{Quotas: []corev1.ResourceQuota{quota("compute", list("limits.memory", "10Gi"))}}},
 		{name: "a scoped quota is left out", app: app,
 			ns: Namespace{Quotas: []corev1.ResourceQuota{quota("compute", list("limits.memory", "10Gi"), func(q *corev1.ResourceQuota) {
 				q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeNotBestEffort}
