@@ -8,42 +8,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
 	"github.com/outrigger-dev/outrigger/internal/inject"
+	"github.com/outrigger-dev/outrigger/internal/inject/injectcases"
 )
 
-// shipperWithOverrides is the log shipper with 64Mi/128Mi of memory, LOG_LEVEL=info, and overrides allowed of
-// its memory (limit at most 1Gi) and LOG_LEVEL.
-func shipperWithOverrides() inject.Profile {
-	return withSpec(logShipper("logs"), func(s *v1alpha1.SidecarProfileSpec) {
-		c := &s.Sidecars[0].Container
-		c.Resources = corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
-		}
-		c.Env = []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "info"}}
-		ceiling := resource.MustParse("1Gi")
-		s.Overrides = []v1alpha1.SidecarOverride{{
-			Sidecar: "logshipper",
-			Resources: []v1alpha1.ResourceOverride{
-				{Name: "requests.memory"}, {Name: "limits.memory", Max: &ceiling}, {Name: "requests.cpu"},
-			},
-			Env: []string{"LOG_LEVEL", "EXTRA"},
-		}}
-	})
-}
+// The fixtures of the shared override cases (injectcases): the log shipper with 64Mi/128Mi of memory,
+// LOG_LEVEL=info and POD from the downward API, whose memory (the limit at most 1Gi), cpu request, LOG_LEVEL, POD
+// and EXTRA a workload may override; and a workload's annotations asking for overrides.
+var asking = injectcases.Asking
 
-// asking is the annotations of a workload asking for the overrides given as "<sidecar>.<field>=value".
-func asking(kv ...string) map[string]string {
-	out := map[string]string{}
-	for _, s := range kv {
-		k, v, _ := strings.Cut(s, "=")
-		out[v1alpha1.OverrideAnnotationPrefix+k] = v
-	}
-	return out
-}
+func shipperWithOverrides() inject.Profile { return injectcases.OverridableShipper("logs") }
 
 func injectAsking(t *testing.T, tmpl *corev1.PodTemplateSpec, annotations map[string]string, profiles ...inject.Profile) inject.Result {
 	t.Helper()
@@ -90,8 +66,8 @@ func TestInject_AppliesTheOverridesTheProfileAllows(t *testing.T) {
 			asks:    asking("logshipper.env.LOG_LEVEL=debug"),
 			applied: map[string]string{"logshipper.env.LOG_LEVEL": "debug"},
 			check: func(t *testing.T, c corev1.Container) {
-				want := []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "debug"}}
-				if !equality.Semantic.DeepEqual(c.Env, want) {
+				want := []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "debug"}, c.Env[1]}
+				if !equality.Semantic.DeepEqual(c.Env, want) || c.Env[1].Name != "POD" {
 					t.Errorf("env = %v, want %v", c.Env, want)
 				}
 			},
@@ -101,8 +77,8 @@ func TestInject_AppliesTheOverridesTheProfileAllows(t *testing.T) {
 			asks:    asking("logshipper.env.EXTRA=1"),
 			applied: map[string]string{"logshipper.env.EXTRA": "1"},
 			check: func(t *testing.T, c corev1.Container) {
-				want := []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "info"}, {Name: "EXTRA", Value: "1"}}
-				if !equality.Semantic.DeepEqual(c.Env, want) {
+				want := []corev1.EnvVar{{Name: "LOG_LEVEL", Value: "info"}, c.Env[1], {Name: "EXTRA", Value: "1"}}
+				if !equality.Semantic.DeepEqual(c.Env, want) || c.Env[1].Name != "POD" {
 					t.Errorf("env = %v, want %v", c.Env, want)
 				}
 			},

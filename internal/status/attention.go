@@ -69,8 +69,9 @@ func attentionKey(a v1alpha1.WorkloadAttention) string {
 	return string(a.Kind) + "/" + a.Namespace + "/" + a.Name
 }
 
-// truncate shortens s to at most n bytes, cutting between characters, with "..." when it cut.
-func truncate(s string, n int) string {
+// Truncate shortens s to at most n bytes, cutting between characters, with "..." when it cut: what a status
+// field or an event note bounded in bytes can hold.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -64,12 +64,12 @@ func inWavesMessage(t tally, w waves) string {
 	if t.pending > 0 {
 		msg += fmt.Sprintf("; %d writes pending", t.pending)
 	}
-	return truncate(msg, 1024)
+	return Truncate(msg, 1024)
 }
 
 // pausedMessage says where a paused rollout stopped and how to go on.
 func pausedMessage(t tally, w waves) string {
-	return truncate(fmt.Sprintf("the rollout of revision %s is paused at wave %d of %d (%d of %d selected workloads carry it; the others keep revision %s): set spec.rollout.paused to false to go on",
+	return Truncate(fmt.Sprintf("the rollout of revision %s is paused at wave %d of %d (%d of %d selected workloads carry it; the others keep revision %s): set spec.rollout.paused to false to go on",
 		w.status.CandidateRevision, w.status.Wave, w.status.Waves, w.candidateCount(), t.matched, stableName(w.status.StableRevision)), 1024)
 }
 
@@ -81,7 +81,7 @@ func haltedMessage(in Input, t tally, w waves) string {
 	if r.StableRevision == "" {
 		back = "or delete the profile, which removes its sidecars from the workloads that got them"
 	}
-	return truncate(fmt.Sprintf("the rollout of revision %s halted: %s; %d of %d selected workloads carry it, the others and new workloads keep %s. Fix the sidecar in spec (a new revision starts again from the canary wave), %s",
+	return Truncate(fmt.Sprintf("the rollout of revision %s halted: %s; %d of %d selected workloads carry it, the others and new workloads keep %s. Fix the sidecar in spec (a new revision starts again from the canary wave), %s",
 		r.CandidateRevision, r.Halted, w.candidateCount(), t.matched, stableName(r.StableRevision), back), 1024)
 }
 
@@ -163,15 +163,15 @@ func stalledCondition(in Input, t tally, w waves) metav1.Condition {
 	set := func(reason, msg string) { c.Status, c.Reason, c.Message = metav1.ConditionTrue, reason, msg }
 	switch {
 	case in.SpecError != nil:
-		set(v1alpha1.ReasonInvalidSpec, truncate(in.SpecError.Error(), 1024))
+		set(v1alpha1.ReasonInvalidSpec, Truncate(in.SpecError.Error(), 1024))
 	case in.NativeSidecarsUnsupported != "":
-		set(v1alpha1.ReasonNativeSidecarsUnsupported, truncate(in.NativeSidecarsUnsupported, 1024))
+		set(v1alpha1.ReasonNativeSidecarsUnsupported, Truncate(in.NativeSidecarsUnsupported, 1024))
 	case in.Deleting:
 	case len(in.KindsNotServed) > 0:
-		set(v1alpha1.ReasonKindNotServed, truncate("workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: "+
+		set(v1alpha1.ReasonKindNotServed, Truncate("workloadKinds lists a kind the manager does not serve, so its workloads get no sidecars: "+
 			strings.Join(in.KindsNotServed, "; "), 1024))
 	case in.NotAdmitted != "":
-		set(v1alpha1.ReasonAdmissionPolicyFailed, truncate(in.NotAdmitted, 1024))
+		set(v1alpha1.ReasonAdmissionPolicyFailed, Truncate(in.NotAdmitted, 1024))
 	case w.halted():
 		set(v1alpha1.ReasonRolloutHalted, haltedMessage(in, t, w))
 	case t.conflicts > 0 || t.failures > 0 || t.stuck > 0:
@@ -196,7 +196,7 @@ func degradedCondition(t tally) metav1.Condition {
 		if t.degraded > 1 {
 			more = fmt.Sprintf(" (and %d more workloads, see status.needsAttention)", t.degraded-1)
 		}
-		c.Message = truncate(fmt.Sprintf("%s %s/%s: %s", a.Kind, a.Namespace, a.Name, a.Message), 1024-len(more)) + more
+		c.Message = Truncate(fmt.Sprintf("%s %s/%s: %s", a.Kind, a.Namespace, a.Name, a.Message), 1024-len(more)) + more
 		return c
 	}
 	return c
@@ -243,7 +243,7 @@ func stalledMessage(t tally) string {
 		if n := t.conflicts + t.failures + t.stuck - 1; n > 0 {
 			more = fmt.Sprintf(" (and %d more workloads, see status.needsAttention)", n)
 		}
-		return truncate(fmt.Sprintf("%s %s/%s: %s", a.Kind, a.Namespace, a.Name, a.Message), 1024-len(more)) + more
+		return Truncate(fmt.Sprintf("%s %s/%s: %s", a.Kind, a.Namespace, a.Name, a.Message), 1024-len(more)) + more
 	}
 	return fmt.Sprintf("%d workloads have conflicts, refused writes or stuck rollouts", t.conflicts+t.failures+t.stuck)
 }

@@ -112,7 +112,7 @@ func (t *tally) countAdvice(w WorkloadObservation) {
 // reconciler compares it with the status it replaces, to tell new advice in an event.
 func AdviceEntry(w WorkloadObservation, a advice.Advice) v1alpha1.WorkloadAttention {
 	entry := newEntry(w)
-	entry.Sidecar, entry.Reason, entry.Message = a.Sidecar, a.Reason, truncate(a.Message, 1024)
+	entry.Sidecar, entry.Reason, entry.Message = a.Sidecar, a.Reason, Truncate(a.Message, 1024)
 	return entry
 }
 
@@ -129,13 +129,13 @@ func (t *tally) countInjection(in Input, w WorkloadObservation, target string) {
 	entry := newEntry(w)
 	switch {
 	case w.NoTemplate != "":
-		entry.Reason, entry.Message = v1alpha1.ReasonNoPodTemplate, truncate(w.NoTemplate, 1024)
+		entry.Reason, entry.Message = v1alpha1.ReasonNoPodTemplate, Truncate(w.NoTemplate, 1024)
 	case w.Failure.Reason != "":
 		t.failures++
-		entry.Reason, entry.Message = w.Failure.Reason, truncate(w.Failure.Message, 1024)
+		entry.Reason, entry.Message = w.Failure.Reason, Truncate(w.Failure.Message, 1024)
 	case w.Outcome == inject.Conflicted:
 		t.conflicts++
-		entry.Reason, entry.Message = v1alpha1.ReasonConflict, truncate(conflictMessage(w.Conflicts), 1024)
+		entry.Reason, entry.Message = v1alpha1.ReasonConflict, Truncate(conflictMessage(w.Conflicts), 1024)
 	case target != in.Revision:
 		if target == revision.Hold || w.LiveRevision != target {
 			t.pending++
@@ -162,13 +162,13 @@ func (t *tally) countRollout(in Input, w WorkloadObservation) {
 		t.stuck++
 		entry := newEntry(w)
 		entry.Reason, entry.Since = v1alpha1.ReasonRolloutStuck, w.Rollout.Since
-		entry.Message = truncate(fmt.Sprintf("the rollout of the current sidecars is stuck (%s): see `kubectl describe %s -n %s %s` and its pods' events",
+		entry.Message = Truncate(fmt.Sprintf("the rollout of the current sidecars is stuck (%s): see `kubectl describe %s -n %s %s` and its pods' events",
 			w.Rollout.Message, strings.ToLower(string(w.Kind)), w.Namespace, w.Name), 1024)
 		t.attention = append(t.attention, entry)
 	case w.Rollout.Held != "":
 		// Outrigger did its part; the workload's own controller waits for a person, by the workload's design.
 		entry := newEntry(w)
-		entry.Reason, entry.Message = w.Rollout.Held, truncate(w.Rollout.Message, 1024)
+		entry.Reason, entry.Message = w.Rollout.Held, Truncate(w.Rollout.Message, 1024)
 		t.attention = append(t.attention, entry)
 	case w.Rollout.Done && podsAt(w.Sidecars, in.Revision):
 		t.rolledOut++
@@ -275,7 +275,7 @@ func sidecarMessage(w WorkloadObservation, reason string, pods []SidecarObservat
 		msg = fmt.Sprintf("sidecar %q is not ready in pod %s%s: its readinessProbe fails, or its startupProbe has not passed; see `kubectl describe pod -n %s %s`",
 			first.Name, first.Pod, more, w.Namespace, first.Pod)
 	}
-	return truncate(msg, 1024), since
+	return Truncate(msg, 1024), since
 }
 
 func newEntry(w WorkloadObservation) v1alpha1.WorkloadAttention {

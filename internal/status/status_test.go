@@ -966,9 +966,9 @@ func TestTruncate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := truncate(tc.in, tc.n)
+			got := Truncate(tc.in, tc.n)
 			if got != tc.want {
-				t.Errorf("truncate(%d bytes, %d) = %q, want %q", len(tc.in), tc.n, got, tc.want)
+				t.Errorf("Truncate(%d bytes, %d) = %q, want %q", len(tc.in), tc.n, got, tc.want)
 			}
 			if len(got) > tc.n {
 				t.Errorf("truncate returned %d bytes, more than %d", len(got), tc.n)
@@ -985,12 +985,12 @@ func TestTruncate_KeepsUTF8Valid(t *testing.T) {
 		strings.Repeat("é", 600),        // 2 bytes each: byte 1021 is inside a character
 		"xy" + strings.Repeat("日", 400), // 3 bytes each: byte 1021 is inside a character
 	} {
-		got := truncate(s, maxMessage)
+		got := Truncate(s, maxMessage)
 		if len(got) > maxMessage {
 			t.Errorf("truncate returned %d bytes, more than %d", len(got), maxMessage)
 		}
 		if !utf8.ValidString(got) {
-			t.Errorf("truncate(%.12q..., %d) is not valid UTF-8: ends %q", s, maxMessage, got[len(got)-6:])
+			t.Errorf("Truncate(%.12q..., %d) is not valid UTF-8: ends %q", s, maxMessage, got[len(got)-6:])
 		}
 	}
 }

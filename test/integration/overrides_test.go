@@ -55,9 +55,7 @@ func TestOverrides_DeploymentGetsMoreMemoryForItsSidecarInOneWrite(t *testing.T)
 	g := NewWithT(t)
 	ns := newNamespace(t, nil)
 	create(t, newProfile(ns, "logs", overridableLogShipper("blue")))
-	g.Eventually(func(g Gomega) {
-		g.Expect(getProfile(g, ns, "logs").Status.ObservedGeneration).To(BeEquivalentTo(1))
-	}, timeout, interval).Should(Succeed())
+	waitUntilSeen(g, ns, "logs")
 
 	create(t, teamDeployment(ns, "big", map[string]string{memoryOverride: "512Mi"}))
 	var warnings []string
@@ -112,9 +110,7 @@ func TestOverrides_RemovalGivesBackTheOriginalTemplate(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t, nil)
 	create(t, newProfile(ns, "logs", overridableLogShipper("blue")))
-	g.Eventually(func(g Gomega) {
-		g.Expect(getProfile(g, ns, "logs").Status.ObservedGeneration).To(BeEquivalentTo(1))
-	}, timeout, interval).Should(Succeed())
+	waitUntilSeen(g, ns, "logs")
 	original := teamDeployment(ns, "big", map[string]string{memoryOverride: "512Mi"})
 	labels := original.Spec.Template.Labels
 	create(t, original.DeepCopy())

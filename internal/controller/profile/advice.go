@@ -1,8 +1,6 @@
 package profile
 
 import (
-	"unicode/utf8"
-
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/outrigger-dev/outrigger/api/v1alpha1"
@@ -41,19 +39,7 @@ func (r *Reconciler) recordAdvice(p selection.Profile, before []v1alpha1.Workloa
 			if listed[status.AdviceEntry(w, a)] {
 				continue
 			}
-			r.Events.Eventf(ref, p, corev1.EventTypeWarning, a.Reason, "Advise", "%s", truncateNote(a.String()))
+			r.Events.Eventf(ref, p, corev1.EventTypeWarning, a.Reason, "Advise", "%s", status.Truncate(a.String(), maxEventNote))
 		}
 	}
-}
-
-// truncateNote cuts a note to what the events API stores, between characters.
-func truncateNote(s string) string {
-	if len(s) <= maxEventNote {
-		return s
-	}
-	cut := maxEventNote - len("...")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }

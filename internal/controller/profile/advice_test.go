@@ -54,13 +54,3 @@ func TestRecordAdvice_TellsOnlyWhatTheStatusDidNotList(t *testing.T) {
 		})
 	}
 }
-
-func TestTruncateNote_KeepsWhatTheEventsAPIStores(t *testing.T) {
-	long := strings.Repeat("é", 1000)
-	if got := truncateNote(long); len(got) > maxEventNote || !strings.HasSuffix(got, "...") {
-		t.Errorf("truncated to %d bytes", len(got))
-	}
-	if got := truncateNote("short"); got != "short" {
-		t.Errorf("truncateNote(short) = %q", got)
-	}
-}
