@@ -1,25 +1,17 @@
 package install_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v4/pkg/chart/common"
-	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/engine"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,14 +21,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/outrigger-dev/outrigger/internal/controlplane"
+	"github.com/outrigger-dev/outrigger/test/render"
 )
 
 const (
@@ -100,15 +90,10 @@ func run(m *testing.M) int {
 // kustomizeBuild is `kustomize build dir`, in-process.
 func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(repoRoot, dir))
+	objs, err := render.Kustomize(filepath.Join(repoRoot, dir))
 	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
+		t.Fatal(err)
 	}
-	out, err := resMap.AsYaml()
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
-	objs := decode(t, "kustomize build "+dir, out)
 	if len(objs) == 0 {
 		t.Fatalf("kustomize build %s rendered nothing", dir)
 	}
@@ -117,17 +102,12 @@ func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
 
 // renderError renders the chart with values and returns the error of Helm's engine, if any.
 func renderError(values map[string]any) error {
-	chrt, err := loader.Load(chartDir)
-	if err != nil {
-		return err
-	}
-	vals, err := chartutil.ToRenderValues(chrt, values,
-		common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}, nil)
-	if err != nil {
-		return err
-	}
-	_, err = engine.Render(chrt, vals)
+	_, err := render.HelmFiles(chartDir, release(releaseName), values, nil)
 	return err
+}
+
+func release(name string) common.ReleaseOptions {
+	return common.ReleaseOptions{Name: name, Namespace: namespace, Revision: 1, IsInstall: true}
 }
 
 // helmTemplate is `helm template outrigger charts/outrigger -n outrigger-system` with the given values on top of
@@ -145,31 +125,11 @@ func helmTemplateAs(t *testing.T, release string, values map[string]any) []*unst
 
 // helmTemplateWith is helmTemplateAs for a cluster of the given capabilities (nil: Helm's defaults, as `helm
 // template` without --kube-version or --api-versions).
-func helmTemplateWith(t *testing.T, release string, values map[string]any, caps *common.Capabilities) []*unstructured.Unstructured {
+func helmTemplateWith(t *testing.T, name string, values map[string]any, caps *common.Capabilities) []*unstructured.Unstructured {
 	t.Helper()
-	chrt, err := loader.Load(chartDir)
+	objs, err := render.Helm(chartDir, release(name), values, caps)
 	if err != nil {
-		t.Fatalf("loading the chart: %v", err)
-	}
-	vals, err := chartutil.ToRenderValues(chrt, values,
-		common.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}, caps)
-	if err != nil {
-		t.Fatalf("chart values: %v", err)
-	}
-	files, err := engine.Render(chrt, vals)
-	if err != nil {
-		t.Fatalf("helm template: %v", err)
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	var objs []*unstructured.Unstructured
-	for _, name := range names {
-		objs = append(objs, decode(t, "helm template: "+name, []byte(files[name]))...)
+		t.Fatal(err)
 	}
 	if len(objs) == 0 {
 		t.Fatalf("helm template rendered nothing")
@@ -177,29 +137,12 @@ func helmTemplateWith(t *testing.T, release string, values map[string]any, caps 
 	return objs
 }
 
+// decode reads the documents of data into objects (render.Decode), failing the test on an error.
 func decode(t *testing.T, source string, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatalf("%s: %v", source, err)
-		}
-		if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(raw); err != nil {
-			t.Fatalf("%s: %v\n%s", source, err, raw)
-		}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
-			t.Fatalf("%s: a document without apiVersion, kind or name: %s", source, raw)
-		}
-		objs = append(objs, u)
+	objs, err := render.Decode(source, data)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return objs
 }

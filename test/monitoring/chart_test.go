@@ -2,24 +2,16 @@ package monitoring
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v4/pkg/chart/common"
-	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/outrigger-dev/outrigger/test/render"
 )
 
 const chartDir = repoRoot + "/charts/outrigger"
@@ -102,7 +94,6 @@ func kustomizeWithComponent(t *testing.T) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := filesys.MakeFsOnDisk()
 	dir := t.TempDir()
 	rel := func(path string) string { // kustomize takes no absolute paths
 		r, err := filepath.Rel(dir, filepath.Join(root, path))
@@ -115,69 +106,22 @@ func kustomizeWithComponent(t *testing.T) []*unstructured.Unstructured {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
-	if err != nil {
-		t.Fatalf("kustomize build: %v", err)
-	}
-	out, err := resMap.AsYaml()
+	objs, err := render.Kustomize(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decode(t, "kustomize build", out)
+	return objs
 }
 
 // helmTemplate is `helm template outrigger charts/outrigger -n outrigger-system` with the values on top of
 // values.yaml, in-process.
 func helmTemplate(t *testing.T, values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
-	chrt, err := loader.Load(chartDir)
+	objs, err := render.Helm(chartDir, common.ReleaseOptions{Name: "outrigger", Namespace: "outrigger-system", Revision: 1, IsInstall: true}, values, nil)
 	if err != nil {
-		t.Fatalf("loading the chart: %v", err)
-	}
-	vals, err := chartutil.ToRenderValues(chrt, values,
-		common.ReleaseOptions{Name: "outrigger", Namespace: "outrigger-system", Revision: 1, IsInstall: true}, nil)
-	if err != nil {
-		t.Fatalf("chart values: %v", err)
-	}
-	files, err := engine.Render(chrt, vals)
-	if err != nil {
-		t.Fatalf("helm template: %v", err)
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		if strings.HasSuffix(name, ".yaml") {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	var objs []*unstructured.Unstructured
-	for _, name := range names {
-		objs = append(objs, decode(t, "helm template: "+name, []byte(files[name]))...)
+		t.Fatal(err)
 	}
 	return objs
-}
-
-func decode(t *testing.T, source string, data []byte) []*unstructured.Unstructured {
-	t.Helper()
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs
-			}
-			t.Fatalf("%s: %v", source, err)
-		}
-		if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(raw); err != nil {
-			t.Fatalf("%s: %v\n%s", source, err, raw)
-		}
-		objs = append(objs, u)
-	}
 }
 
 func index(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
