@@ -22,6 +22,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
@@ -365,11 +366,22 @@ func create(t *testing.T, o client.Object) {
 	}
 }
 
-// writeStatus writes the object's status through the status subresource, as the manager does (none runs here to
-// write it too).
+// writeStatus writes the object's status through the status subresource with a merge patch of the status alone,
+// as the manager patches it: no resourceVersion, so no conflict whoever wrote the object last.
 func writeStatus(t *testing.T, o client.Object) {
 	t.Helper()
-	if err := k8s.Status().Update(context.Background(), o); err != nil {
+	raw, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole struct {
+		Status json.RawMessage `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &whole); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"status":`+string(whole.Status)+`}`))
+	if err := k8s.Status().Patch(context.Background(), o, patch); err != nil {
 		t.Fatalf("writing the status of %s: %v", o.GetName(), err)
 	}
 }
